@@ -1,0 +1,31 @@
+"""The one place where skbdl imports scikit-learn's private API.
+
+scikit-learn's parameter-validation helpers (``_fit_context``, ``Interval``,
+``StrOptions``, ...) are private. Importing them only here keeps the blast
+radius of a scikit-learn refactoring to a single file (the discipline of
+imbalanced-learn's ``_sklearn_compat.py``).
+"""
+
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Hidden,
+    Interval,
+    InvalidParameterError,
+    Options,
+    StrOptions,
+    validate_params,
+)
+from sklearn.utils.validation import validate_data
+
+__all__ = [
+    "_fit_context",
+    "HasMethods",
+    "Hidden",
+    "Interval",
+    "InvalidParameterError",
+    "Options",
+    "StrOptions",
+    "validate_data",
+    "validate_params",
+]

@@ -1,0 +1,68 @@
+"""Torch helpers: seeding without touching global RNG state, thread control,
+numpy <-> tensor conversion."""
+
+import contextlib
+import os
+
+import numpy as np
+import torch
+
+# Small MLPs and GP matrices on 2-core laptops: one intra-op thread was measured
+# faster than two (docs/benchmarks/RESULTS.md). Override with SKBDL_NUM_THREADS.
+_DEFAULT_NUM_THREADS = 1
+
+
+def get_num_threads():
+    """Number of torch intra-op threads skbdl uses inside fit and predict."""
+    value = os.environ.get("SKBDL_NUM_THREADS")
+    if value:
+        return max(1, int(value))
+    return _DEFAULT_NUM_THREADS
+
+
+@contextlib.contextmanager
+def torch_threads(n_threads=None):
+    """Run a block with ``n_threads`` torch threads, then restore the old count."""
+    n_threads = get_num_threads() if n_threads is None else int(n_threads)
+    previous = torch.get_num_threads()
+    if previous != n_threads:
+        torch.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        if previous != n_threads:
+            torch.set_num_threads(previous)
+
+
+@contextlib.contextmanager
+def seeded(seed):
+    """Seed torch's global RNG inside the block and restore its state after.
+
+    For ops that only read the global generator (module initialisation,
+    ``nn.Dropout``): the caller's RNG state is unchanged afterwards.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        yield
+
+
+def make_generator(seed, device="cpu"):
+    """A fresh local ``torch.Generator`` seeded with ``seed``."""
+    generator = torch.Generator(device=device)
+    generator.manual_seed(int(seed))
+    return generator
+
+
+def draw_seed(rng):
+    """Draw a 31-bit integer seed from a ``numpy.random.RandomState``."""
+    return int(rng.randint(0, 2**31 - 1))
+
+
+def to_tensor(array, dtype=torch.float32, device="cpu"):
+    """Convert a numpy array to a contiguous tensor (no copy when possible)."""
+    return torch.as_tensor(np.ascontiguousarray(array), dtype=dtype, device=device)
+
+
+def to_numpy(tensor):
+    """Detach a tensor and return it as a numpy array on the CPU."""
+    return tensor.detach().cpu().numpy()
