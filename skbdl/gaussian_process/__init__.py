@@ -1,1 +1,10 @@
-"""gaussian_process."""
+"""Gaussian processes in torch with scikit-learn kernels.
+
+``GPRegressor`` is a drop-in for scikit-learn's ``GaussianProcessRegressor``
+(exact, or inducing points beyond a few thousand samples);
+``DeepKernelRegressor`` puts the same GP on features learned by an MLP.
+"""
+
+from ._gpr import GPRegressor
+
+__all__ = ["GPRegressor"]

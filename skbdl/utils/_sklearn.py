@@ -19,6 +19,7 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import validate_data
 
 __all__ = [
+    "check_kernel_bounds",
     "_fit_context",
     "HasMethods",
     "Hidden",
@@ -29,3 +30,12 @@ __all__ = [
     "validate_data",
     "validate_params",
 ]
+
+
+def check_kernel_bounds(kernel):
+    """Warn (ConvergenceWarning) when fitted kernel hyper-parameters sit at
+    their bounds, as scikit-learn's GaussianProcessRegressor does (private
+    ``Kernel._check_bounds_params``)."""
+    check = getattr(kernel, "_check_bounds_params", None)
+    if check is not None:
+        check()

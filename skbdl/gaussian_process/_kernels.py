@@ -1,0 +1,258 @@
+"""Evaluate scikit-learn kernel objects in torch.
+
+A scikit-learn kernel is compiled once into a tree of small torch closures that
+read their hyper-parameters from sklearn's log-``theta`` vector (the free
+hyper-parameters only, in sklearn's order), so autograd gives the gradient of
+anything built from the kernel matrix with respect to ``theta``.
+
+Two evaluation modes mirror scikit-learn: ``k(X)`` (``same=True``) includes
+``WhiteKernel`` noise on the diagonal, ``k(X, Y)`` (``same=False``) does not.
+"""
+
+import math
+
+import numpy as np
+import torch
+from sklearn.gaussian_process.kernels import (
+    RBF,
+    ConstantKernel,
+    DotProduct,
+    ExpSineSquared,
+    Exponentiation,
+    Matern,
+    Product,
+    RationalQuadratic,
+    Sum,
+    WhiteKernel,
+)
+
+_SUPPORTED = (
+    "ConstantKernel, RBF (isotropic or ARD), Matern (nu in {0.5, 1.5, 2.5, inf}), "
+    "RationalQuadratic, ExpSineSquared, DotProduct, WhiteKernel, and their "
+    "+, * and ** compositions"
+)
+# sqrt(sq) has an infinite derivative at 0; below this floor the gradient is 0.
+_SQ_FLOOR = 1e-30
+
+
+def supported_kernels():
+    """Return a human-readable list of the supported kernel families."""
+    return _SUPPORTED
+
+
+class TorchKernel:
+    """A scikit-learn kernel compiled to torch; ``theta`` is sklearn's log-theta.
+
+    Parameters
+    ----------
+    kernel : sklearn.gaussian_process.kernels.Kernel
+        The kernel to compile. Raises ``TypeError`` if unsupported.
+    """
+
+    def __init__(self, kernel):
+        self.kernel = kernel
+        self.n_theta = len(kernel.theta)
+        self._root, offset = _compile(kernel, 0)
+        if offset != self.n_theta:  # pragma: no cover - defensive
+            raise RuntimeError("internal error: theta layout mismatch")
+
+    def __call__(self, theta, X, Y=None):
+        """Kernel matrix k(X, Y); ``Y=None`` means k(X) with white noise."""
+        if Y is None:
+            return self._root(theta, X, X, True, False)
+        return self._root(theta, X, Y, False, False)
+
+    def diag(self, theta, X, same=True):
+        """Diagonal of k(X) (``same=True``) or of k(X, X) (``same=False``)."""
+        return self._root(theta, X, X, same, True)
+
+    def noise_diag(self, theta, X):
+        """White-noise part of the diagonal: diag k(X) minus diag k(X, X)."""
+        return self.diag(theta, X, True) - self.diag(theta, X, False)
+
+
+def _params(kernel, offset):
+    """Closures returning each hyper-parameter value as a tensor from theta."""
+    getters = {}
+    for hp in kernel.hyperparameters:
+        value = np.atleast_1d(np.asarray(getattr(kernel, hp.name), dtype=float))
+        vector = np.ndim(getattr(kernel, hp.name)) > 0
+        if hp.fixed:
+            getters[hp.name] = _fixed_getter(value, vector)
+        else:
+            n = hp.n_elements
+            getters[hp.name] = _free_getter(offset, n, vector)
+            offset += n
+    return getters, offset
+
+
+def _fixed_getter(value, vector):
+    def get(theta):
+        out = torch.as_tensor(value, dtype=theta.dtype, device=theta.device)
+        return out if vector else out[0]
+
+    return get
+
+
+def _free_getter(offset, n, vector):
+    def get(theta):
+        out = torch.exp(theta[offset : offset + n])
+        return out if vector else out[0]
+
+    return get
+
+
+def _sqdist(X, Y, same):
+    """Squared Euclidean distances, clamped at 0 (exact 0 on the diagonal)."""
+    if X is Y:
+        x2 = (X * X).sum(1)
+        sq = x2[:, None] + x2[None, :] - 2.0 * X @ X.T
+        sq = sq.clamp_min(0.0)
+        return sq - torch.diag_embed(torch.diagonal(sq))
+    x2 = (X * X).sum(1)
+    y2 = (Y * Y).sum(1)
+    return (x2[:, None] + y2[None, :] - 2.0 * X @ Y.T).clamp_min(0.0)
+
+
+def _pair_sq(X, Y, same, diag):
+    if diag:
+        return X.new_zeros(X.shape[0])
+    return _sqdist(X, Y, same)
+
+
+def _safe_sqrt(sq):
+    return torch.sqrt(sq.clamp_min(_SQ_FLOOR))
+
+
+def _matern_from_sq(sq, nu):
+    if nu == 0.5:
+        return torch.exp(-_safe_sqrt(sq))
+    if nu == 1.5:
+        d = math.sqrt(3.0) * _safe_sqrt(sq)
+        return (1.0 + d) * torch.exp(-d)
+    if nu == 2.5:
+        d = math.sqrt(5.0) * _safe_sqrt(sq)
+        return (1.0 + d + d * d / 3.0) * torch.exp(-d)
+    return torch.exp(-0.5 * sq)  # nu = inf: the RBF kernel
+
+
+def _stationary(kernel, offset, nu):
+    get, offset = _params(kernel, offset)
+
+    def k(theta, X, Y, same, diag):
+        ls = get["length_scale"](theta)
+        Xs = X / ls
+        sq = _pair_sq(Xs, Xs if Y is X else Y / ls, same, diag)
+        return _matern_from_sq(sq, nu)
+
+    return k, offset
+
+
+def _rational_quadratic(kernel, offset):
+    get, offset = _params(kernel, offset)
+
+    def k(theta, X, Y, same, diag):
+        a, ls = get["alpha"](theta), get["length_scale"](theta)
+        sq = _pair_sq(X, Y, same, diag)
+        return (1.0 + sq / (2.0 * a * ls**2)) ** (-a)
+
+    return k, offset
+
+
+def _exp_sine_squared(kernel, offset):
+    get, offset = _params(kernel, offset)
+
+    def k(theta, X, Y, same, diag):
+        ls, p = get["length_scale"](theta), get["periodicity"](theta)
+        d = _safe_sqrt(_pair_sq(X, Y, same, diag))
+        return torch.exp(-2.0 * (torch.sin(math.pi / p * d) / ls) ** 2)
+
+    return k, offset
+
+
+def _dot_product(kernel, offset):
+    get, offset = _params(kernel, offset)
+
+    def k(theta, X, Y, same, diag):
+        s2 = get["sigma_0"](theta) ** 2
+        return s2 + ((X * X).sum(1) if diag else X @ Y.T)
+
+    return k, offset
+
+
+def _constant(kernel, offset):
+    get, offset = _params(kernel, offset)
+
+    def k(theta, X, Y, same, diag):
+        shape = (X.shape[0],) if diag else (X.shape[0], Y.shape[0])
+        return get["constant_value"](theta) * X.new_ones(shape)
+
+    return k, offset
+
+
+def _white(kernel, offset):
+    get, offset = _params(kernel, offset)
+
+    def k(theta, X, Y, same, diag):
+        noise = get["noise_level"](theta)
+        if diag:
+            return noise * X.new_ones(X.shape[0]) if same else X.new_zeros(X.shape[0])
+        if same:
+            return noise * torch.eye(X.shape[0], dtype=X.dtype, device=X.device)
+        return X.new_zeros((X.shape[0], Y.shape[0]))
+
+    return k, offset
+
+
+def _binary(kernel, offset, op):
+    k1, offset = _compile(kernel.k1, offset)
+    k2, offset = _compile(kernel.k2, offset)
+
+    def k(theta, X, Y, same, diag):
+        return op(k1(theta, X, Y, same, diag), k2(theta, X, Y, same, diag))
+
+    return k, offset
+
+
+def _exponentiation(kernel, offset):
+    inner, offset = _compile(kernel.kernel, offset)
+    exponent = float(kernel.exponent)
+
+    def k(theta, X, Y, same, diag):
+        return inner(theta, X, Y, same, diag) ** exponent
+
+    return k, offset
+
+
+def _compile(kernel, offset):
+    """Compile ``kernel`` whose free params start at ``theta[offset]``."""
+    kind = type(kernel)
+    if kind is Sum:
+        return _binary(kernel, offset, torch.add)
+    if kind is Product:
+        return _binary(kernel, offset, torch.mul)
+    if kind is Exponentiation:
+        return _exponentiation(kernel, offset)
+    if kind is RBF:
+        return _stationary(kernel, offset, np.inf)
+    if kind is Matern:
+        nu = float(kernel.nu)
+        if nu not in (0.5, 1.5, 2.5, np.inf):
+            raise TypeError(
+                f"Matern kernel with nu={kernel.nu} is not supported; use nu in "
+                f"{{0.5, 1.5, 2.5, inf}}. Supported kernels: {_SUPPORTED}."
+            )
+        return _stationary(kernel, offset, nu)
+    simple = {
+        RationalQuadratic: _rational_quadratic,
+        ExpSineSquared: _exp_sine_squared,
+        DotProduct: _dot_product,
+        ConstantKernel: _constant,
+        WhiteKernel: _white,
+    }
+    if kind in simple:
+        return simple[kind](kernel, offset)
+    raise TypeError(
+        f"Kernel {kernel!r} of type {kind.__name__} is not supported by skbdl's "
+        f"torch GP. Supported kernels: {_SUPPORTED}."
+    )

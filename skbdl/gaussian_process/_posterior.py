@@ -1,0 +1,148 @@
+"""GP log marginal likelihoods and predictive posteriors (exact and sparse).
+
+Everything here works on torch float64 tensors in the (normalised) target
+units; the estimators convert from and to numpy and undo normalisation.
+``Y`` is always 2-D, shape (n, n_targets); ``noise`` is a vector of length n
+(``alpha`` plus the white-noise part of the kernel for the sparse bound).
+"""
+
+import math
+
+import torch
+
+from ._linalg import cholesky
+
+_CHUNK = 4096  # rows of test inputs per block (bounded memory)
+
+
+def exact_lml(tk, theta, X, Y, alpha):
+    """log p(Y | X, theta) for K = k(X) + alpha I, or None if not PD.
+
+    Rasmussen & Williams (2006) Alg. 2.1, lines 2-4 and 8; summed over targets.
+    """
+    K = tk(theta, X) + torch.diag_embed(alpha)
+    L, info = torch.linalg.cholesky_ex(K)  # line 2
+    if int(info) != 0:
+        return None
+    a = torch.cholesky_solve(Y, L)  # line 3
+    n, t = Y.shape
+    return (
+        -0.5 * (Y * a).sum()  # line 8, data fit
+        - t * torch.log(torch.diagonal(L)).sum()  # line 8, complexity
+        - 0.5 * n * t * math.log(2.0 * math.pi)
+    )
+
+
+class ExactPosterior:
+    """p(f* | y) of the exact GP (R&W Alg. 2.1), built with jitter retries."""
+
+    def __init__(self, tk, theta, X, Y, alpha):
+        self.tk, self.theta, self.X = tk, theta, X
+        K = tk(theta, X) + torch.diag_embed(alpha)
+        self.L = cholesky(K, "kernel matrix K(X, X) + alpha")  # line 2
+        self.alpha = torch.cholesky_solve(Y, self.L)  # line 3
+
+    @classmethod
+    def from_state(cls, tk, theta, X, L, alpha):
+        """Rebuild from a stored Cholesky factor and weights."""
+        self = cls.__new__(cls)
+        self.tk, self.theta, self.X, self.L, self.alpha = tk, theta, X, L, alpha
+        return self
+
+    def _weights(self, Xs):
+        return self.tk(self.theta, Xs, self.X)
+
+    def mean_var(self, Xs, return_var=True):
+        """Mean (n*, t) and latent-plus-white variance (n*,) in chunks."""
+        means, variances = [], []
+        for start in range(0, Xs.shape[0], _CHUNK):
+            xs = Xs[start : start + _CHUNK]
+            Ks = self._weights(xs)
+            means.append(Ks @ self.alpha)  # line 4
+            if return_var:
+                V = torch.linalg.solve_triangular(self.L, Ks.T, upper=False)  # 5
+                kss = self.tk.diag(self.theta, xs)
+                variances.append(kss - (V * V).sum(0))  # line 6
+        mean = torch.cat(means)
+        return mean, (torch.cat(variances) if return_var else None)
+
+    def mean_cov(self, Xs):
+        """Mean (n*, t) and joint covariance (n*, n*)."""
+        Ks = self._weights(Xs)
+        V = torch.linalg.solve_triangular(self.L, Ks.T, upper=False)
+        return Ks @ self.alpha, self.tk(self.theta, Xs) - V.T @ V
+
+
+def kuu_cholesky(tk, theta, Z, jitter=1e-10, warn=True):
+    """Cholesky of k(Z, Z) (no white noise) plus a small relative jitter."""
+    Kuu = tk(theta, Z, Z)
+    scale = torch.diagonal(Kuu).mean().detach()
+    Kuu = Kuu + jitter * scale * torch.eye(Z.shape[0], dtype=Z.dtype, device=Z.device)
+    return cholesky(Kuu, "inducing kernel matrix K(Z, Z)", "n_inducing", warn)
+
+
+def sgpr_terms(tk, theta, X, Y, Z, alpha, warn=True):
+    """Quantities shared by the SGPR bound and its posterior (Titsias 2009).
+
+    With heteroscedastic Gaussian noise s = alpha + white(X):
+    A = L^-1 K_uf S^-1/2, B = I + A A^T, c = L_B^-1 A S^-1/2 y.
+    """
+    s = alpha + tk.noise_diag(theta, X)
+    L = kuu_cholesky(tk, theta, Z, warn=warn)
+    Kuf = tk(theta, Z, X)
+    A = torch.linalg.solve_triangular(L, Kuf, upper=False) / torch.sqrt(s)
+    B = A @ A.T + torch.eye(Z.shape[0], dtype=Z.dtype, device=Z.device)
+    LB = cholesky(B, "SGPR matrix B = I + A A^T", "alpha", warn)
+    c = torch.linalg.solve_triangular(LB, A @ (Y / torch.sqrt(s)[:, None]), upper=False)
+    return s, L, A, LB, c
+
+
+def sgpr_lml(tk, theta, X, Y, Z, alpha, warn=False):
+    """Titsias (2009) collapsed bound: log N(y | 0, Q + S) - tr(S^-1 (K - Q))/2."""
+    s, L, A, LB, c = sgpr_terms(tk, theta, X, Y, Z, alpha, warn)
+    n, t = Y.shape
+    kdiag = tk.diag(theta, X, same=False)
+    logdet = torch.log(s).sum() + 2.0 * torch.log(torch.diagonal(LB)).sum()
+    fit = (Y * Y / s[:, None]).sum() - (c * c).sum()
+    trace = (kdiag / s).sum() - (A * A).sum()
+    return -0.5 * (t * (n * math.log(2.0 * math.pi) + logdet) + fit + t * trace)
+
+
+class SparsePosterior:
+    """q(f*) from inducing points Z with whitened q(v) = N(m, R^-1 R^-T) (SGPR)
+    or q(v) = N(m, Ls Ls^T) (SVGP); u = L v with L L^T = k(Z, Z).
+    """
+
+    def __init__(self, tk, theta, Z, L, m, LB=None, Ls=None):
+        self.tk, self.theta, self.Z, self.L, self.m = tk, theta, Z, L, m
+        self.LB, self.Ls = LB, Ls
+
+    @classmethod
+    def from_sgpr(cls, tk, theta, X, Y, Z, alpha):
+        _, L, _, LB, c = sgpr_terms(tk, theta, X, Y, Z, alpha)
+        m = torch.linalg.solve_triangular(LB.T, c, upper=True)  # B^-1 A S^-1/2 y
+        return cls(tk, theta, Z, L, m, LB=LB)
+
+    def _project(self, xs):
+        A = torch.linalg.solve_triangular(self.L, self.tk(self.theta, self.Z, xs), upper=False)
+        if self.LB is not None:
+            R = torch.linalg.solve_triangular(self.LB, A, upper=False)
+        else:
+            R = self.Ls.T @ A
+        return A, R
+
+    def mean_var(self, Xs, return_var=True):
+        means, variances = [], []
+        for start in range(0, Xs.shape[0], _CHUNK):
+            xs = Xs[start : start + _CHUNK]
+            A, R = self._project(xs)
+            means.append(A.T @ self.m)
+            if return_var:
+                kss = self.tk.diag(self.theta, xs)
+                variances.append(kss - (A * A).sum(0) + (R * R).sum(0))
+        mean = torch.cat(means)
+        return mean, (torch.cat(variances) if return_var else None)
+
+    def mean_cov(self, Xs):
+        A, R = self._project(Xs)
+        return A.T @ self.m, self.tk(self.theta, Xs) - A.T @ A + R.T @ R
