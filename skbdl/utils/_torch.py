@@ -59,8 +59,11 @@ def draw_seed(rng):
 
 
 def to_tensor(array, dtype=torch.float32, device="cpu"):
-    """Convert a numpy array to a contiguous tensor (no copy when possible)."""
-    return torch.as_tensor(np.ascontiguousarray(array), dtype=dtype, device=device)
+    """Convert a numpy array to a tensor (copies read-only or strided input)."""
+    array = np.asarray(array)
+    if not (array.flags.writeable and array.flags.c_contiguous):
+        array = np.array(array, order="C")
+    return torch.as_tensor(array, dtype=dtype, device=device)
 
 
 def to_numpy(tensor):

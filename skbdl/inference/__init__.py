@@ -1,0 +1,21 @@
+"""Inference methods: objects holding a posterior approximation's settings.
+
+Pass one as ``method=`` to ``BayesianMLPClassifier`` or
+``BayesianMLPRegressor``; its parameters are tunable as ``method__<param>``.
+``METHODS`` maps the string names to the classes (see ``_base`` for the
+contract a new method implements).
+"""
+
+from ._base import BaseInference
+from ._ensemble import Ensemble
+from ._map import MAP
+from ._mc_dropout import MCDropout
+
+# The registry: a new method is one file and one line here.
+METHODS = {
+    "map": MAP,
+    "ensemble": Ensemble,
+    "mc_dropout": MCDropout,
+}
+
+__all__ = ["BaseInference", "METHODS", "MAP", "Ensemble", "MCDropout"]

@@ -1,0 +1,205 @@
+"""Shared base of the two Bayesian MLP estimators."""
+
+from abc import ABCMeta, abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, clone
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from ..inference import METHODS
+from ..inference._base import TrainingProblem
+from ..priors import resolve_prior
+from ..utils._sklearn import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    _fit_context,
+    validate_data,
+)
+from ..utils._torch import draw_seed, make_generator, to_tensor, torch_threads
+from ._module import ACTIVATIONS, chunk_rows, stacked_forward
+
+
+class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
+    """Fit and posterior draws shared by the classifier and the regressor."""
+
+    _task = None  # "classification" or "regression", set by the subclasses
+
+    _parameter_constraints = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "method": [StrOptions(set(METHODS)), HasMethods(["fit", "sample_f"])],
+        "prior": [None, Interval(Real, 0, None, closed="neither"),
+                  HasMethods(["neg_log_prob", "sample"])],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "n_samples": [None, Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "device": [str],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    @abstractmethod
+    def __init__(self, hidden_layer_sizes, *, activation, method, prior, max_epochs,
+                 batch_size, lr, n_samples, early_stopping, validation_fraction,
+                 n_iter_no_change, device, random_state, verbose):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.method = method
+        self.prior = prior
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.n_samples = n_samples
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Learn the posterior over the network weights.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs.
+        y : array-like of shape (n_samples,)
+            Targets: class labels (classifier) or real values (regressor).
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32],
+                             y_numeric=self._task == "regression")
+        y_encoded = self._encode_y(y)
+        rng = check_random_state(self.random_state)
+        problem = self._make_problem(X, y_encoded, seed=draw_seed(rng))
+        self._predict_seed = draw_seed(rng)
+        self.method_ = self._resolve_method()
+        with torch_threads():
+            self.method_.fit(problem)
+        self.loss_curve_ = list(self.method_.loss_curve_)
+        self.n_iter_ = len(self.loss_curve_)
+        return self
+
+    def _resolve_method(self):
+        """``method_``: a clone of the method object (validated)."""
+        method = self.method
+        method = METHODS[method]() if isinstance(method, str) else clone(method)
+        method._validate_params()
+        return method
+
+    def _hidden_sizes(self):
+        sizes = self.hidden_layer_sizes
+        sizes = (sizes,) if isinstance(sizes, Integral) else tuple(int(s) for s in sizes)
+        if any(s < 1 for s in sizes):
+            raise ValueError(
+                "The 'hidden_layer_sizes' parameter must contain positive integers; "
+                f"got {self.hidden_layer_sizes!r}."
+            )
+        return sizes
+
+    def _make_problem(self, X, y, seed):
+        y_dtype = torch.long if self._task == "classification" else torch.float32
+        return TrainingProblem(
+            X=to_tensor(X, device=self.device),
+            y=to_tensor(y, dtype=y_dtype, device=self.device),
+            task=self._task,
+            n_outputs=self._n_outputs(),
+            hidden_layer_sizes=self._hidden_sizes(),
+            activation=self.activation,
+            prior=resolve_prior(self.prior),
+            seed=seed,
+            heteroscedastic=getattr(self, "heteroscedastic", False),
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            early_stopping=self.early_stopping,
+            validation_fraction=self.validation_fraction,
+            n_iter_no_change=self.n_iter_no_change,
+            verbose=self.verbose,
+            device=self.device,
+        )
+
+    # ----------------------------------------------------------- prediction
+    def _validate_X(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return to_tensor(X, device=self.device)
+
+    def _n_draws(self, n_samples):
+        if n_samples is not None:
+            return int(n_samples)
+        if self.n_samples is not None:
+            return int(self.n_samples)
+        return int(self.method_.default_n_samples)
+
+    def _row_chunks(self, X, n_draws):
+        width = max((*self._hidden_sizes(), self._n_outputs() + 1))
+        rows = chunk_rows(n_draws, width)
+        return [X[i:i + rows] for i in range(0, len(X), rows)] or [X]
+
+    def _reduce_draws(self, X, n_draws, reduce, seed=None):
+        """Apply ``reduce`` to the latent draws (S, rows, k) of each row chunk.
+
+        The generator is re-created from the same seed for every chunk, so
+        every chunk sees the same S functions (DESIGN §1.4).
+        """
+        seed = self._predict_seed if seed is None else seed
+        out = []
+        with torch_threads(), torch.no_grad():
+            for chunk in self._row_chunks(X, n_draws):
+                f = self.method_.sample_f(chunk, n_draws, make_generator(seed))
+                out.append(reduce(f))
+        return np.concatenate(out, axis=0)
+
+    def _closed_form(self, X, reduce):
+        """Apply ``reduce`` to (mean, var) of ``predict_f`` chunk by chunk."""
+        out = []
+        with torch_threads(), torch.no_grad():
+            for chunk in self._row_chunks(X, 1):
+                out.append(reduce(*self.method_.predict_f(chunk)))
+        return np.concatenate(out, axis=0)
+
+    def _use_closed_form(self):
+        return bool(self.method_.closed_form)
+
+    def _prior_draws(self, X, n_samples, random_state):
+        """Latent outputs (S, n, k) of networks with weights drawn from the prior."""
+        X = self._validate_X(X)
+        generator = make_generator(draw_seed(check_random_state(random_state)))
+        prior = resolve_prior(self.prior)
+        sizes = [X.shape[1], *self._hidden_sizes(),
+                 self._n_outputs() + bool(getattr(self, "heteroscedastic", False))]
+        layers = [
+            (prior.sample((n_samples, b, a), generator), prior.sample((n_samples, b), generator))
+            for a, b in zip(sizes[:-1], sizes[1:])
+        ]
+        with torch_threads(), torch.no_grad():
+            return stacked_forward(layers, X, self.activation)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+    @abstractmethod
+    def _n_outputs(self):
+        """Width of the latent output (before any noise column)."""
+
+    @abstractmethod
+    def _encode_y(self, y):
+        """Targets as the training problem expects them."""

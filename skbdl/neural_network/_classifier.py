@@ -1,0 +1,256 @@
+"""BayesianMLPClassifier."""
+
+import math
+
+import numpy as np
+import torch
+from sklearn.base import ClassifierMixin
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import Bunch
+from sklearn.utils.multiclass import check_classification_targets
+
+from ..utils._torch import to_numpy
+from ._base import BaseBayesianMLP
+
+
+def _entropy(p, axis=-1):
+    return -(p * np.log(np.clip(p, 1e-300, None))).sum(axis=axis)
+
+
+class BayesianMLPClassifier(ClassifierMixin, BaseBayesianMLP):
+    """Multi-layer perceptron classifier with a posterior over its weights.
+
+    ``predict_proba`` is the posterior predictive (the Bayesian model
+    average over weight draws), so the probabilities account for what the
+    network does not know. ``predict_uncertainty`` splits the predictive
+    entropy into aleatoric and epistemic parts. The inference method is a
+    parameter: a name or an object from :mod:`skbdl.inference` whose own
+    parameters are tunable as ``method__<param>``.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : int or tuple of int, default=(100,)
+        Widths of the hidden layers.
+    activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
+        Activation of the hidden layers.
+    method : str or inference object, default="map"
+        ``"map"``, ``"ensemble"``, ``"mc_dropout"`` (any key of
+        ``skbdl.inference.METHODS``) or an instance such as
+        ``skbdl.inference.Ensemble(n_members=5)``.
+    prior : None, float or prior object, default=None
+        Prior over the weights. None is ``GaussianPrior(scale=1.0)``; a float
+        is the scale of a Gaussian prior; or an object from
+        :mod:`skbdl.priors`. For MAP training a Gaussian prior is weight decay.
+    max_epochs : int, default=200
+        Passes over the training data.
+    batch_size : int, default=64
+        Minibatch size (clipped to the number of rows).
+    lr : float, default=1e-3
+        Learning rate of the optimizer (Adam unless the method uses its own).
+    n_samples : int, default=None
+        Posterior draws used by the predictive; None uses the method's default.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows and keep the weights of
+        the epoch with the lowest validation loss.
+    validation_fraction : float, default=0.1
+        Fraction of rows held out when ``early_stopping``.
+    n_iter_no_change : int, default=10
+        Epochs without improvement before early stopping.
+    device : str, default="cpu"
+        Torch device for training and prediction.
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, batch order and the predictive draws. The same
+        value gives identical fits and predictions; skbdl never touches the
+        global torch or numpy random state.
+    verbose : int, default=0
+        0 is silent; 1 prints one line per epoch.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    method_ : inference object
+        The fitted clone of ``method`` (it holds the posterior).
+    loss_curve_ : list of float
+        Training energy per epoch (divided by the number of rows).
+    n_iter_ : int
+        Number of epochs run.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
+    See Also
+    --------
+    BayesianMLPRegressor : The regression counterpart.
+    sklearn.neural_network.MLPClassifier : The point-estimate MLP.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from skbdl import BayesianMLPClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = BayesianMLPClassifier(method="ensemble", random_state=0).fit(X, y)
+    >>> clf.predict_proba(X[:1]).round(2).shape
+    (1, 3)
+    >>> sorted(clf.predict_uncertainty(X[:1]))
+    ['aleatoric', 'epistemic', 'total']
+    """
+
+    _task = "classification"
+
+    def __init__(self, hidden_layer_sizes=(100,), *, activation="relu", method="map",
+                 prior=None, max_epochs=200, batch_size=64, lr=1e-3, n_samples=None,
+                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
+                 device="cpu", random_state=None, verbose=0):
+        super().__init__(
+            hidden_layer_sizes, activation=activation, method=method, prior=prior,
+            max_epochs=max_epochs, batch_size=batch_size, lr=lr, n_samples=n_samples,
+            early_stopping=early_stopping, validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change, device=device,
+            random_state=random_state, verbose=verbose,
+        )
+
+    def _encode_y(self, y):
+        check_classification_targets(y)
+        encoder = LabelEncoder().fit(y)
+        self.classes_ = encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(
+                "BayesianMLPClassifier needs samples of at least 2 classes in the "
+                f"data; got 1 class: {self.classes_[0]!r}."
+            )
+        return encoder.transform(y)
+
+    def _n_outputs(self):
+        return len(self.classes_)
+
+    def predict_proba(self, X):
+        """Posterior predictive class probabilities (Bayesian model average).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Mean over posterior draws of the softmax, or the probit
+            approximation when the method has a closed-form latent predictive.
+        """
+        X = self._validate_X(X)
+        if self._use_closed_form():
+            proba = self._closed_form(X, _probit_softmax)
+        else:
+            n_draws = self._n_draws(None)
+            proba = self._reduce_draws(
+                X, n_draws, lambda f: to_numpy(torch.softmax(f, -1).mean(0))
+            )
+        proba = proba.astype(np.float64)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        """Most probable class under the posterior predictive.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Predicted class labels.
+        """
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def predict_proba_samples(self, X, n_samples=None):
+        """Class probabilities under each posterior draw.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+        n_samples : int, default=None
+            Number of draws; None uses ``n_samples`` or the method's default.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes, n_draws)
+            Softmax of each draw's logits; draws on the last axis.
+        """
+        X = self._validate_X(X)
+        n_draws = self._n_draws(n_samples)
+        out = self._reduce_draws(
+            X, n_draws, lambda f: to_numpy(torch.softmax(f, -1).permute(1, 2, 0))
+        )
+        return out.astype(np.float64)
+
+    def predict_std(self, X, n_samples=None):
+        """Standard deviation of the class probabilities over posterior draws.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+        n_samples : int, default=None
+            Number of draws; None uses ``n_samples`` or the method's default.
+
+        Returns
+        -------
+        std : ndarray of shape (n_samples, n_classes)
+            Spread of each class probability across draws (0 for MAP).
+        """
+        return self.predict_proba_samples(X, n_samples).std(axis=-1)
+
+    def predict_uncertainty(self, X, n_samples=None):
+        """Decompose the predictive entropy into aleatoric and epistemic parts.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+        n_samples : int, default=None
+            Number of draws; None uses ``n_samples`` or the method's default.
+
+        Returns
+        -------
+        uncertainty : Bunch
+            ``total`` (entropy of the mean draw probabilities), ``aleatoric``
+            (mean entropy of each draw) and ``epistemic`` (their difference,
+            the mutual information between label and weights), each an
+            ndarray of shape (n_samples,) in nats. All three come from the
+            same draws, so ``total == aleatoric + epistemic``.
+        """
+        draws = self.predict_proba_samples(X, n_samples)
+        total = _entropy(draws.mean(axis=-1))
+        aleatoric = _entropy(draws, axis=1).mean(axis=-1)
+        epistemic = np.maximum(total - aleatoric, 0.0)
+        return Bunch(total=aleatoric + epistemic, aleatoric=aleatoric, epistemic=epistemic)
+
+    def sample_prior_predictive(self, X, n_samples=100, random_state=None):
+        """Class probabilities of networks drawn from the prior.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+        n_samples : int, default=100
+            Number of prior draws.
+        random_state : int, RandomState instance or None, default=None
+            Seed of the prior draws.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes, n_draws)
+            Softmax of each prior network's logits.
+        """
+        f = self._prior_draws(X, n_samples, random_state)
+        return to_numpy(torch.softmax(f, -1).permute(1, 2, 0)).astype(np.float64)
+
+
+def _probit_softmax(mean, var):
+    """Probit approximation of E[softmax(f)] for f ~ N(mean, diag(var))."""
+    return to_numpy(torch.softmax(mean / torch.sqrt(1.0 + math.pi / 8.0 * var), -1))

@@ -1,0 +1,134 @@
+"""Training engine: a private skorch ``NeuralNet`` with a fast batch path.
+
+skorch runs the loop (callbacks, history, early stopping, progress printing);
+two hot spots are replaced because they dominated small-MLP training on CPU
+(docs/benchmarks/RESULTS.md): the per-row ``Dataset``/``DataLoader`` path is
+replaced by tensor slicing with a local ``torch.Generator``, and prediction
+never goes through skorch (the estimators call the module in row chunks).
+
+The loss is the energy of DESIGN §1.7 divided by ``N``:
+``mean_batch(-log p(y|x, w)) + extra_energy(module) / N``, where
+``extra_energy`` is the negative log prior (or a KL term for VI).
+"""
+
+import math
+
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import EarlyStopping
+from torch import nn
+
+
+class TensorData:
+    """Two aligned tensors; what the engine's iterators slice."""
+
+    def __init__(self, X, y):
+        self.X, self.y = X, y
+
+    def __len__(self):
+        return len(self.X)
+
+
+class TensorBatches:
+    """Minibatches by index slicing (no per-row ``__getitem__`` or collate).
+
+    Each pass draws a new permutation from ``generator`` when ``shuffle``.
+    """
+
+    def __init__(self, data, batch_size, shuffle=False, generator=None):
+        self.data, self.batch_size = data, int(batch_size)
+        self.shuffle, self.generator = shuffle, generator
+
+    def __len__(self):
+        return math.ceil(len(self.data) / self.batch_size)
+
+    def __iter__(self):
+        X, y, n = self.data.X, self.data.y, len(self.data)
+        if self.shuffle:
+            order = torch.randperm(n, generator=self.generator)
+            X, y = X[order], y[order]
+        for start in range(0, n, self.batch_size):
+            yield X[start:start + self.batch_size], y[start:start + self.batch_size]
+
+
+class GaussianNLL(nn.Module):
+    """Mean Gaussian negative log-likelihood of ``y`` under f = (mean, log var)."""
+
+    def forward(self, f, y):
+        mean, log_var = f[..., 0], f[..., 1]
+        nll = 0.5 * (log_var + (y - mean) ** 2 * torch.exp(-log_var)
+                     + math.log(2 * math.pi))
+        return nll.mean()
+
+
+class Engine(NeuralNet):
+    """skorch net minimising the per-sample energy; not a public class.
+
+    Parameters
+    ----------
+    module : nn.Module
+        An initialised module (skorch uses the instance as is).
+    n_train : int
+        ``N``, the number of training rows, used to scale ``extra_energy``.
+    extra_energy : callable or None
+        ``extra_energy(module) -> scalar tensor``, e.g. the negative log prior.
+    valid_data : TensorData or None
+        Held-out rows for early stopping (the split is made by the caller).
+    **kwargs
+        Passed to ``skorch.NeuralNet`` (``criterion``, ``optimizer``, ``lr``,
+        ``max_epochs``, ``batch_size``, ``iterator_train__generator``, ...).
+    """
+
+    def __init__(self, module, *, n_train, extra_energy=None, valid_data=None,
+                 **kwargs):
+        super().__init__(module, **kwargs)
+        self.n_train = n_train
+        self.extra_energy = extra_energy
+        self.valid_data = valid_data
+
+    def check_data(self, X, y=None):
+        pass  # the estimator validated the data already
+
+    def get_dataset(self, X, y=None):
+        return X if isinstance(X, TensorData) else TensorData(X, y)
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        return self.get_dataset(X, y), self.valid_data
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        loss = self.criterion_(y_pred, y_true)
+        if training and self.extra_energy is not None:
+            loss = loss + self.extra_energy(self.module_) / self.n_train
+        return loss
+
+
+def make_engine(module, *, task, n_train, extra_energy, generator, max_epochs,
+                batch_size, lr, optimizer, optimizer_kwargs, valid_data,
+                n_iter_no_change, verbose, callbacks=()):
+    """Build the engine for one training run (see ``Engine``)."""
+    callbacks = list(callbacks)
+    if valid_data is not None:
+        callbacks.append(EarlyStopping(monitor="valid_loss", patience=n_iter_no_change,
+                                       load_best=True, sink=lambda *a: None))
+    extra = {f"optimizer__{k}": v for k, v in (optimizer_kwargs or {}).items()}
+    if not verbose:
+        extra["callbacks__print_log"] = None
+    return Engine(
+        module,
+        n_train=n_train,
+        extra_energy=extra_energy,
+        valid_data=valid_data,
+        criterion=nn.CrossEntropyLoss if task == "classification" else GaussianNLL,
+        optimizer=optimizer,
+        lr=lr,
+        max_epochs=max_epochs,
+        batch_size=batch_size,
+        iterator_train=TensorBatches,
+        iterator_train__shuffle=True,
+        iterator_train__generator=generator,
+        iterator_valid=TensorBatches,
+        train_split=None,
+        callbacks=callbacks,
+        verbose=int(verbose),
+        **extra,
+    )

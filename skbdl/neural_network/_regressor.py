@@ -1,0 +1,265 @@
+"""BayesianMLPRegressor."""
+
+import numpy as np
+import torch
+from scipy.stats import norm
+from sklearn.base import RegressorMixin
+from sklearn.utils import Bunch, check_random_state
+
+from ..utils._sklearn import Interval
+from ..utils._torch import draw_seed, make_generator, to_numpy
+from ._base import BaseBayesianMLP
+
+
+def _moments(f):
+    """(mean, epistemic var, aleatoric var) of draws f (S, n, 2) -> (n, 3)."""
+    mu, noise = f[..., 0], torch.exp(f[..., 1])
+    return to_numpy(torch.stack([mu.mean(0), mu.var(0, unbiased=False), noise.mean(0)], 1))
+
+
+def _closed_moments(mean, var):
+    return to_numpy(torch.stack([mean[:, 0], var[:, 0], torch.exp(mean[:, 1])], 1))
+
+
+class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
+    """Multi-layer perceptron regressor with a posterior over its weights.
+
+    The predictive combines the epistemic spread of the network over
+    posterior draws with the learned observation noise (aleatoric), so
+    ``predict(X, return_std=True)`` returns the standard deviation of
+    ``y`` itself, as scikit-learn's ``GaussianProcessRegressor`` does.
+    Targets are standardised internally and predictions are mapped back.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : int or tuple of int, default=(100,)
+        Widths of the hidden layers.
+    activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
+        Activation of the hidden layers.
+    method : str or inference object, default="map"
+        ``"map"``, ``"ensemble"``, ``"mc_dropout"`` (any key of
+        ``skbdl.inference.METHODS``) or an instance of one of those classes.
+    prior : None, float or prior object, default=None
+        Prior over the weights. None is ``GaussianPrior(scale=1.0)``; a float
+        is the scale of a Gaussian prior.
+    heteroscedastic : bool, default=False
+        If True the network outputs a log noise variance per row; otherwise
+        one noise variance is learned for all rows.
+    max_epochs : int, default=200
+        Passes over the training data.
+    batch_size : int, default=64
+        Minibatch size (clipped to the number of rows).
+    lr : float, default=1e-3
+        Learning rate of the optimizer.
+    n_samples : int, default=None
+        Posterior draws used by the predictive; None uses the method's default.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows and keep the best epoch.
+    validation_fraction : float, default=0.1
+        Fraction of rows held out when ``early_stopping``.
+    n_iter_no_change : int, default=10
+        Epochs without improvement before early stopping.
+    device : str, default="cpu"
+        Torch device.
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, batch order and the predictive draws.
+    verbose : int, default=0
+        0 is silent; 1 prints one line per epoch.
+
+    Attributes
+    ----------
+    method_ : inference object
+        The fitted clone of ``method``.
+    loss_curve_ : list of float
+        Training energy per epoch (standardised-target units).
+    n_iter_ : int
+        Number of epochs run.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
+    See Also
+    --------
+    BayesianMLPClassifier : The classification counterpart.
+    skbdl.GPRegressor : Exact and sparse Gaussian processes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skbdl import BayesianMLPRegressor
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.uniform(-3, 3, size=(100, 1))
+    >>> y = np.sin(X[:, 0]) + 0.1 * rng.randn(100)
+    >>> reg = BayesianMLPRegressor(method="ensemble", random_state=0).fit(X, y)
+    >>> mean, std = reg.predict(X[:3], return_std=True)
+    >>> mean.shape, std.shape
+    ((3,), (3,))
+    """
+
+    _task = "regression"
+    _parameter_constraints = {
+        **BaseBayesianMLP._parameter_constraints,
+        "heteroscedastic": ["boolean"],
+    }
+
+    def __init__(self, hidden_layer_sizes=(100,), *, activation="relu", method="map",
+                 prior=None, heteroscedastic=False, max_epochs=200, batch_size=64,
+                 lr=1e-3, n_samples=None, early_stopping=False, validation_fraction=0.1,
+                 n_iter_no_change=10, device="cpu", random_state=None, verbose=0):
+        super().__init__(
+            hidden_layer_sizes, activation=activation, method=method, prior=prior,
+            max_epochs=max_epochs, batch_size=batch_size, lr=lr, n_samples=n_samples,
+            early_stopping=early_stopping, validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change, device=device,
+            random_state=random_state, verbose=verbose,
+        )
+        self.heteroscedastic = heteroscedastic
+
+    def _encode_y(self, y):
+        self._y_mean = float(np.mean(y))
+        std = float(np.std(y))
+        self._y_std = std if std > 0 else 1.0
+        return (y - self._y_mean) / self._y_std
+
+    def _n_outputs(self):
+        return 1
+
+    def _variances(self, X):
+        """(mean, epistemic var, aleatoric var) in standardised units, (n, 3)."""
+        X = self._validate_X(X)
+        if self._use_closed_form():
+            return self._closed_form(X, _closed_moments)
+        return self._reduce_draws(X, self._n_draws(None), _moments)
+
+    def predict(self, X, return_std=False):
+        """Predictive mean, and optionally the predictive standard deviation.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+        return_std : bool, default=False
+            Also return the standard deviation of ``y`` (epistemic spread plus
+            observation noise).
+
+        Returns
+        -------
+        y_mean : ndarray of shape (n_samples,)
+            Predictive mean.
+        y_std : ndarray of shape (n_samples,)
+            Predictive standard deviation; only when ``return_std``.
+        """
+        m = self._variances(X).astype(np.float64)
+        mean = m[:, 0] * self._y_std + self._y_mean
+        if not return_std:
+            return mean
+        return mean, np.sqrt(m[:, 1] + m[:, 2]) * self._y_std
+
+    def predict_std(self, X):
+        """Predictive standard deviation of ``y`` (noise included).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        y_std : ndarray of shape (n_samples,)
+            Standard deviation of the predictive distribution.
+        """
+        return self.predict(X, return_std=True)[1]
+
+    def predict_uncertainty(self, X):
+        """Split the predictive variance into aleatoric and epistemic parts.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        uncertainty : Bunch
+            ``aleatoric`` (expected observation-noise variance),
+            ``epistemic`` (variance of the predictive mean over the
+            posterior) and ``total`` (their sum), each an ndarray of shape
+            (n_samples,) in squared target units.
+        """
+        m = self._variances(X).astype(np.float64) * self._y_std**2
+        return Bunch(total=m[:, 1] + m[:, 2], aleatoric=m[:, 2], epistemic=m[:, 1])
+
+    def predict_interval(self, X, confidence=0.95):
+        """Central predictive interval from the Gaussian predictive moments.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+        confidence : float, default=0.95
+            Probability mass inside the interval, in (0, 1).
+
+        Returns
+        -------
+        interval : ndarray of shape (n_samples, 2)
+            Lower and upper bounds, ``mean -+ z * std``.
+        """
+        if not 0 < confidence < 1:
+            raise ValueError(f"confidence must be in (0, 1); got {confidence!r}.")
+        mean, std = self.predict(X, return_std=True)
+        z = norm.ppf(0.5 + confidence / 2)
+        return np.column_stack([mean - z * std, mean + z * std])
+
+    def sample_y(self, X, n_samples=1, random_state=0):
+        """Draw targets from the posterior predictive.
+
+        Each draw takes one posterior function and adds observation noise.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples_X, n_features)
+            Inputs.
+        n_samples : int, default=1
+            Number of draws.
+        random_state : int, RandomState instance or None, default=0
+            Seed of the draws (as in ``GaussianProcessRegressor.sample_y``).
+
+        Returns
+        -------
+        y_samples : ndarray of shape (n_samples_X, n_samples)
+            Draws on the last axis.
+        """
+        X = self._validate_X(X)
+        if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
+            raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}.")
+        seed = draw_seed(check_random_state(random_state))
+        noise_gen = make_generator(seed + 1)
+
+        def draw(f):
+            eps = torch.randn(f.shape[:-1], generator=noise_gen)
+            return to_numpy((f[..., 0] + torch.exp(0.5 * f[..., 1]) * eps).T)
+
+        y = self._reduce_draws(X, int(n_samples), draw, seed=seed)
+        return y.astype(np.float64) * self._y_std + self._y_mean
+
+    def sample_prior_predictive(self, X, n_samples=100, random_state=None):
+        """Latent functions drawn from the prior, on the target scale.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+        n_samples : int, default=100
+            Number of prior draws.
+        random_state : int, RandomState instance or None, default=None
+            Seed of the prior draws.
+
+        Returns
+        -------
+        f : ndarray of shape (n_samples, n_draws)
+            Prior draws of the network's mean output, mapped to the scale of
+            the training targets.
+        """
+        f = self._prior_draws(X, n_samples, random_state)
+        return to_numpy(f[..., 0].T).astype(np.float64) * self._y_std + self._y_mean
