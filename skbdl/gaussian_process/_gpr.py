@@ -114,6 +114,9 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         The inference used, "exact" or "sgpr".
     log_marginal_likelihood_value_ : float
         Log marginal likelihood (SGPR: its lower bound) of ``kernel_.theta``.
+    n_iter_ : int
+        L-BFGS-B iterations of the best optimizer run (0 without optimizer,
+        1 for a callable optimizer).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -270,7 +273,7 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
 
     def _tensors(self, X, Y, noise):
         dev = self._device()
-        as_t = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float64, device=dev)  # noqa: E731
+        as_t = lambda a: torch.tensor(np.asarray(a), dtype=torch.float64, device=dev)  # noqa: E731
         return {"X": as_t(X), "Y": as_t(Y), "noise": as_t(noise), "device": dev}
 
     def _init_inducing(self, X):
@@ -306,11 +309,12 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         obj_func = make_objective(lml_fn, t["device"])
         if fixed:
             self.log_marginal_likelihood_value_ = -obj_func(x0, eval_gradient=False)
+            self.n_iter_ = 0
             return Z
         max_iter = self.max_iter
         if max_iter is None and Z is not None:
             max_iter = _SPARSE_MAX_ITER
-        best, value = optimize(
+        best, value, self.n_iter_ = optimize(
             obj_func, x0, bounds, optimizer=self.optimizer,
             n_restarts=self.n_restarts_optimizer, rng=self._rng,
             n_theta=n_theta, max_iter=max_iter,

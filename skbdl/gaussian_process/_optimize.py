@@ -44,12 +44,13 @@ def _minimize(obj_func, x0, bounds, optimizer, max_iter):
                 ConvergenceWarning,
                 stacklevel=4,
             )
-        return res.x, res.fun
-    return optimizer(obj_func, x0, bounds=bounds)
+        return res.x, res.fun, int(res.nit)
+    x, fun = optimizer(obj_func, x0, bounds=bounds)
+    return x, fun, 1
 
 
 def optimize(obj_func, x0, bounds, *, optimizer, n_restarts, rng, n_theta, max_iter):
-    """Best (params, -lml) over the initial point and ``n_restarts`` restarts.
+    """Best (params, -lml, n_iter) over the initial point and ``n_restarts`` restarts.
 
     Restarts draw the first ``n_theta`` entries (kernel log-theta) uniformly
     within ``bounds`` with ``rng``, as scikit-learn does; the remaining
@@ -67,6 +68,6 @@ def optimize(obj_func, x0, bounds, *, optimizer, n_restarts, rng, n_theta, max_i
             start = np.array(x0, dtype=np.float64)
             start[:n_theta] = rng.uniform(theta_bounds[:, 0], theta_bounds[:, 1])
             optima.append(_minimize(obj_func, start, bounds, optimizer, max_iter))
-    values = [value for _, value in optima]
-    best = int(np.argmin(values))
-    return np.asarray(optima[best][0], dtype=np.float64), float(values[best])
+    values = [opt[1] for opt in optima]
+    x, value, n_iter = optima[int(np.argmin(values))]
+    return np.asarray(x, dtype=np.float64), float(value), n_iter

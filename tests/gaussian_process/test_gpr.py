@@ -1,0 +1,215 @@
+"""GPRegressor against scikit-learn's GaussianProcessRegressor (DESIGN §4)."""
+
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from sklearn.gaussian_process import GaussianProcessRegressor
+from sklearn.gaussian_process.kernels import (
+    RBF,
+    DotProduct,
+    ExpSineSquared,
+    Matern,
+    PairwiseKernel,
+    RationalQuadratic,
+    WhiteKernel,
+)
+from sklearn.gaussian_process.kernels import ConstantKernel as C
+
+from skbdl.gaussian_process import GPRegressor
+
+RNG = np.random.RandomState(0)
+X = RNG.uniform(-2, 2, (25, 3))
+Y = np.sin(X[:, 0]) + X[:, 1] ** 2 / 4 + 0.1 * RNG.randn(25)
+XS = RNG.uniform(-2.5, 2.5, (8, 3))
+X1 = RNG.uniform(0, 5, (25, 1))  # ExpSineSquared is PD only in 1-D
+Y1 = np.sin(3 * X1[:, 0]) + 0.1 * RNG.randn(25)
+XS1 = RNG.uniform(0, 5, (8, 1))
+
+KERNELS = {
+    "default": (None, X, Y, XS),
+    "const*rbf_ard+white": (C(2.0) * RBF([1.0, 2.0, 0.5]) + WhiteKernel(0.1), X, Y, XS),
+    "rbf_iso": (RBF(1.3), X, Y, XS),
+    "matern05": (Matern(1.3, nu=0.5), X, Y, XS),
+    "matern15_ard": (Matern([1.0, 2.0, 3.0], nu=1.5) + WhiteKernel(0.5), X, Y, XS),
+    "matern25": (C(0.5) * Matern(0.7, nu=2.5), X, Y, XS),
+    "matern_inf": (Matern(1.1, nu=np.inf), X, Y, XS),
+    "rq": (RationalQuadratic(1.2, 0.8) + WhiteKernel(0.01), X, Y, XS),
+    "expsine": (ExpSineSquared(1.3, 2.0) + WhiteKernel(0.01), X1, Y1, XS1),
+    "dot**2+white": (DotProduct(0.5) ** 2 + WhiteKernel(1.0), X, Y, XS),
+    "fixed_part": (C(1.0, "fixed") * RBF(1.5) + C(0.3) * DotProduct(), X, Y, XS),
+}
+# Relative tolerance of the oracle comparison (DESIGN §4). Posterior
+# covariances far off the diagonal are differences of O(1) numbers, so their
+# absolute error floor is that of float64 cancellation: atol 1e-12 * max|cov|.
+RTOL = 1e-6
+
+
+def _pair(kernel, **kw):
+    params = dict(kernel=kernel, alpha=1e-5, **kw)
+    return GaussianProcessRegressor(**params), GPRegressor(**params)
+
+
+@pytest.mark.parametrize("normalize_y", [False, True])
+@pytest.mark.parametrize("name", list(KERNELS))
+def test_fixed_kernel_matches_sklearn(name, normalize_y):
+    kernel, X_, y_, Xs = KERNELS[name]
+    ref, gpr = _pair(kernel, optimizer=None, normalize_y=normalize_y)
+    ref.fit(X_, y_), gpr.fit(X_, y_)
+    m_ref, s_ref = ref.predict(Xs, return_std=True)
+    m, s = gpr.predict(Xs, return_std=True)
+    assert_allclose(m, m_ref, rtol=RTOL)
+    assert_allclose(s, s_ref, rtol=RTOL)
+    c_ref = ref.predict(Xs, return_cov=True)[1]
+    c = gpr.predict(Xs, return_cov=True)[1]
+    assert_allclose(c, c_ref, rtol=RTOL, atol=1e-12 * np.abs(c_ref).max())
+    assert_allclose(
+        gpr.log_marginal_likelihood_value_, ref.log_marginal_likelihood_value_, rtol=RTOL
+    )
+    assert_allclose(gpr.alpha_, ref.alpha_, rtol=RTOL, atol=1e-12 * np.abs(ref.alpha_).max())
+    assert_allclose(gpr.L_, ref.L_, rtol=RTOL, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", [k for k in KERNELS if k != "default"])
+def test_lml_and_gradient_match_sklearn(name):
+    kernel, X_, y_, _ = KERNELS[name]
+    ref, gpr = _pair(kernel, optimizer=None)
+    ref.fit(X_, y_), gpr.fit(X_, y_)
+    theta = kernel.theta + 0.1
+    lml_ref, grad_ref = ref.log_marginal_likelihood(theta, eval_gradient=True)
+    lml, grad = gpr.log_marginal_likelihood(theta, eval_gradient=True)
+    assert_allclose(lml, lml_ref, rtol=RTOL)
+    assert_allclose(grad, grad_ref, rtol=RTOL, atol=1e-9)
+    assert_allclose(gpr.log_marginal_likelihood(theta), lml_ref, rtol=RTOL)
+
+
+@pytest.mark.parametrize(
+    "name", ["const*rbf_ard+white", "matern15_ard", "rq", "expsine", "dot**2+white"]
+)
+def test_optimized_lml_at_least_sklearn(name):
+    kernel, X_, y_, _ = KERNELS[name]
+    ref, gpr = _pair(kernel, n_restarts_optimizer=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref.fit(X_, y_), gpr.fit(X_, y_)
+    assert gpr.log_marginal_likelihood_value_ >= ref.log_marginal_likelihood_value_ - 1e-3
+    assert_allclose(gpr.log_marginal_likelihood(), gpr.log_marginal_likelihood_value_)
+    assert str(gpr.kernel_).split("(")[0] == str(ref.kernel_).split("(")[0]
+    assert type(gpr.kernel_) is type(kernel) and gpr.kernel is kernel
+
+
+def test_multi_output_matches_sklearn():
+    Ym = np.c_[Y, 2 * Y + 1]
+    ref, gpr = _pair(RBF(1.0) + WhiteKernel(0.1), optimizer=None, normalize_y=True)
+    ref.fit(X, Ym), gpr.fit(X, Ym)
+    for kw in ({}, {"return_std": True}, {"return_cov": True}):
+        got, want = gpr.predict(XS, **kw), ref.predict(XS, **kw)
+        got, want = (got, want) if kw else ((got,), (want,))
+        for a, b in zip(got, want):
+            assert a.shape == b.shape
+            assert_allclose(a, b, rtol=RTOL, atol=1e-12)
+    assert gpr.sample_y(XS, 4).shape == (8, 2, 4)
+
+
+def test_prior_predict_matches_sklearn():
+    for kernel in (None, RBF(0.5)):
+        ref, gpr = _pair(kernel)
+        for kw in ({"return_std": True}, {"return_cov": True}):
+            for a, b in zip(gpr.predict(XS, **kw), ref.predict(XS, **kw)):
+                assert_allclose(a, b)
+
+
+def test_sample_y_moments_and_std_is_sqrt_diag_cov():
+    gpr = GPRegressor(RBF(1.0) + WhiteKernel(0.05), normalize_y=True, optimizer=None).fit(X, Y)
+    mean, cov = gpr.predict(XS, return_cov=True)
+    _, std = gpr.predict(XS, return_std=True)
+    assert_allclose(std, np.sqrt(np.diag(cov)), rtol=1e-10)
+    assert_allclose(gpr.predict_std(XS), std)
+    draws = gpr.sample_y(XS, 20000, random_state=1)
+    assert draws.shape == (8, 20000)
+    assert_allclose(draws.mean(1), mean, atol=4 * std.max() / np.sqrt(20000) * 3)
+    assert_allclose(np.cov(draws), cov, atol=0.05 * np.abs(cov).max())
+    assert_allclose(gpr.sample_y(XS, 3, random_state=5), gpr.sample_y(XS, 3, random_state=5))
+
+
+def test_sgpr_with_all_training_inputs_equals_exact():
+    kernel = C(1.5) * RBF([1.0, 1.5, 2.0]) + WhiteKernel(0.05)
+    common = dict(kernel=kernel, alpha=1e-3, optimizer=None, normalize_y=True)
+    exact = GPRegressor(inference="exact", **common).fit(X, Y)
+    sparse = GPRegressor(inference="sgpr", n_inducing=len(X), **common).fit(X, Y)
+    assert sparse.inference_ == "sgpr" and sparse.inducing_points_.shape == X.shape
+    m_e, s_e = exact.predict(XS, return_std=True)
+    m_s, s_s = sparse.predict(XS, return_std=True)
+    assert_allclose(m_s, m_e, rtol=1e-6)
+    assert_allclose(s_s, s_e, rtol=1e-6)
+    c_e, c_s = exact.predict(XS, return_cov=True)[1], sparse.predict(XS, return_cov=True)[1]
+    assert_allclose(c_s, c_e, rtol=1e-6, atol=1e-9 * np.abs(c_e).max())
+    assert_allclose(
+        sparse.log_marginal_likelihood_value_, exact.log_marginal_likelihood_value_, rtol=1e-6
+    )
+
+
+def test_sgpr_optimizes_inducing_points_and_hyperparameters():
+    rng = np.random.RandomState(1)
+    Xb = rng.uniform(-3, 3, (300, 1))
+    yb = np.sin(2 * Xb[:, 0]) + 0.1 * rng.randn(300)
+    kernel = C(1.0) * RBF(1.0) + WhiteKernel(0.5)
+    gpr = GPRegressor(kernel, inference="sgpr", n_inducing=15, random_state=0).fit(Xb, yb)
+    assert gpr.inducing_points_.shape == (15, 1)
+    assert gpr.kernel_.k2.noise_level < 0.05
+    exact = GPRegressor(kernel, inference="exact").fit(Xb, yb)
+    assert gpr.log_marginal_likelihood_value_ <= exact.log_marginal_likelihood_value_ + 1e-6
+    assert gpr.log_marginal_likelihood_value_ > exact.log_marginal_likelihood_value_ - 5
+    assert gpr.score(Xb, yb) > 0.95
+
+
+def test_unsupported_kernel_lists_supported():
+    with pytest.raises(TypeError, match="Supported kernels: ConstantKernel, RBF"):
+        GPRegressor(PairwiseKernel()).fit(X, Y)
+    with pytest.raises(TypeError, match="nu"):
+        GPRegressor(Matern(nu=0.7)).fit(X, Y)
+
+
+def test_cholesky_jitter_warns_then_errors_naming_alpha():
+    Xd = np.repeat(X[:5], 2, axis=0)
+    yd = np.arange(10.0)
+    with pytest.warns(RuntimeWarning, match="alpha"):
+        GPRegressor(RBF(1.0), alpha=0.0, optimizer=None).fit(Xd, yd)
+    with pytest.raises(ValueError, match="'alpha'"):
+        # a negative per-sample alpha keeps K indefinite whatever the jitter
+        GPRegressor(RBF(1.0), alpha=np.full(10, -2.0), optimizer=None).fit(Xd, yd)
+
+
+def test_bad_input_errors():
+    with pytest.raises(ValueError, match="alpha must be a scalar"):
+        GPRegressor(alpha=np.ones(3)).fit(X, Y)
+    with pytest.raises(ValueError, match="device"):
+        GPRegressor(device="not-a-device").fit(X, Y)
+    with pytest.raises(RuntimeError, match="At most one"):
+        GPRegressor(optimizer=None).fit(X, Y).predict(XS, return_std=True, return_cov=True)
+    with pytest.raises(ValueError, match="finite"):
+        GPRegressor(RBF(1.0, (1e-2, np.inf)), n_restarts_optimizer=1).fit(X, Y)
+
+
+def test_negative_variances_clipped_with_warning():
+    gpr = GPRegressor(RBF(1.0), alpha=1e-10, optimizer=None).fit(X, Y)
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        std = gpr.predict(np.repeat(X[:3], 50, axis=0), return_std=True)[1]
+    assert np.all(np.isfinite(std)) and np.all(std >= 0)
+
+
+def test_random_state_reproducible_and_global_rng_untouched():
+    import torch
+
+    state = torch.random.get_rng_state()
+    np_state = np.random.get_state()[1].copy()
+    k = C(1.0) * RBF(1.0)
+    kw = dict(n_restarts_optimizer=2, random_state=3, inference="sgpr", n_inducing=5, max_iter=15)
+    a, b = GPRegressor(k, **kw), GPRegressor(k, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert_allclose(a.fit(X, Y).predict(XS), b.fit(X, Y).predict(XS))
+    assert torch.equal(state, torch.random.get_rng_state())
+    assert np.array_equal(np_state, np.random.get_state()[1])
