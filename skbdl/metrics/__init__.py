@@ -2,7 +2,12 @@
 
 Metric functions follow scikit-learn's signature ``metric(y_true, y_prob, *,
 sample_weight=None, ...)`` and are pure NumPy/SciPy. Scorers follow the
-``neg_`` convention of :func:`sklearn.metrics.get_scorer`.
+``neg_`` convention of :func:`sklearn.metrics.get_scorer`: pass
+``get_scorer("neg_expected_calibration_error")`` (the object, not the string) to
+``GridSearchCV(scoring=...)`` or put it in the dict given to ``cross_validate``.
+Regression scorers call ``predict(X, return_std=True)``; ``GridSearchCV.predict``
+forwards no keyword arguments, so take uncertainty from
+``search.best_estimator_.predict(X, return_std=True)``.
 """
 
 from ._calibration import (
@@ -17,6 +22,7 @@ from ._classification import (
     ood_auroc,
     top_k_accuracy,
 )
+from ._scorers import get_scorer, get_scorer_names
 from ._regression import (
     crps_ensemble,
     crps_gaussian,
@@ -34,6 +40,8 @@ __all__ = [
     "crps_gaussian",
     "expected_calibration_error",
     "gaussian_nll",
+    "get_scorer",
+    "get_scorer_names",
     "interval_coverage",
     "interval_width",
     "maximum_calibration_error",
