@@ -1,6 +1,5 @@
 """GPRegressor: scikit-learn's GaussianProcessRegressor, computed in torch."""
 
-import os
 from numbers import Integral, Real
 
 import numpy as np
@@ -33,15 +32,15 @@ _KMEANS_MAX_SAMPLES = 20000
 
 
 def gp_threads(n):
-    """Torch threads for an n x n (or n x m) GP problem.
+    """Torch threads for a GP problem with n training rows.
 
-    Measured on 2 cores: one thread is as fast as two below n = 1000, two
-    threads are 1.4-1.8x faster for Cholesky at n = 1000-4000. An explicit
-    ``SKBDL_NUM_THREADS`` wins.
+    Measured on the 2-core project machine: two threads make Cholesky plus
+    ``cholesky_inverse`` 1.4-1.8x faster at n = 1000-4000 on an idle machine,
+    but 5-10x *slower* (24 s instead of 2 s per LML gradient at n = 2000) when
+    other processes share the cores. One thread is the robust default; set
+    ``SKBDL_NUM_THREADS`` to use more.
     """
-    if os.environ.get("SKBDL_NUM_THREADS"):
-        return get_num_threads()
-    return 1 if n < 1000 else max(1, min(os.cpu_count() or 1, 4))
+    return get_num_threads()
 
 
 class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):

