@@ -8,6 +8,7 @@ contract a new method implements).
 
 from ._base import BaseInference
 from ._ensemble import Ensemble
+from ._laplace import Laplace
 from ._map import MAP
 from ._mc_dropout import MCDropout
 
@@ -16,6 +17,7 @@ METHODS = {
     "map": MAP,
     "ensemble": Ensemble,
     "mc_dropout": MCDropout,
+    "laplace": Laplace,
 }
 
-__all__ = ["BaseInference", "METHODS", "MAP", "Ensemble", "MCDropout"]
+__all__ = ["BaseInference", "METHODS", "MAP", "Ensemble", "Laplace", "MCDropout"]

@@ -1,0 +1,166 @@
+"""Generalised Gauss-Newton curvature of an MLP and Gaussian posteriors over
+its linear layers with a full, Kronecker-factored (KFAC) or diagonal
+precision.
+
+Notation. Layer ``l`` maps its input ``a`` (augmented with a constant 1, so
+the bias is the last column of ``[W | b]``) to the pre-activation ``s``. Its
+parameters are ``vec([W | b])`` in row-major order (outputs outer, inputs
+inner). The likelihood Hessian in the latent output of row ``i`` is factored
+as ``Lambda_i = L_i L_i^T`` (``lik_hessian_sqrt``); ``g_i = L_i^T ds/...``,
+the output-Jacobian columns back-propagated to ``s`` (``backprop``), so that
+the GGN block of layer ``l`` is ``sum_i sum_m (g_im g_im^T) (x) (a_i a_i^T)``.
+KFAC replaces it by ``B (x) A`` with ``B = sum_i sum_m g_im g_im^T`` and
+``A = mean_i a_i a_i^T`` (Martens and Grosse, 2015): one pass over the data,
+no per-row Jacobian of the whole network.
+
+All linear algebra runs in float64.
+"""
+
+import math
+
+import torch
+
+_DTYPE = torch.float64
+
+
+def _act_grad(name, s, a):
+    """Derivative of the activation at pre-activation ``s`` (output ``a``)."""
+    if name == "relu":
+        return (s > 0).to(s.dtype)
+    if name == "tanh":
+        return 1.0 - a * a
+    if name == "logistic":
+        return a * (1.0 - a)
+    return torch.ones_like(s)
+
+
+def _augment(a):
+    return torch.cat([a, torch.ones(len(a), 1, dtype=a.dtype, device=a.device)], 1)
+
+
+def layer_params(module, dtype=_DTYPE):
+    """``[W | b]`` of each linear layer (head last), detached."""
+    return [torch.cat([w, b[:, None]], 1).detach().to(dtype) for w, b in module.layers()]
+
+
+def forward_cache(module, X, first, dtype=_DTYPE):
+    """Augmented inputs of layers ``first..`` and activation derivatives.
+
+    Returns ``(inputs, grads, out)``: ``inputs[l]`` of shape (n, in_l + 1) for
+    each layer from ``first``, ``grads[l]`` of shape (n, out_l) for each
+    hidden layer from ``first`` and ``out`` the head output (n, k_head).
+    """
+    from ..neural_network._module import ACTIVATIONS
+
+    act = ACTIVATIONS[module.activation]
+    h = X.to(dtype)
+    inputs, grads = [], []
+    params = layer_params(module, dtype)
+    for i, wb in enumerate(params):
+        if i >= first:
+            inputs.append(_augment(h))
+        s = h @ wb[:, :-1].T + wb[:, -1]
+        if i == len(params) - 1:
+            return inputs, grads, s
+        h = act(s)
+        if i >= first:
+            grads.append(_act_grad(module.activation, s, h))
+
+
+def backprop(module, grads, L):
+    """Back-propagate the columns of ``L`` (n, k_head, m) to every layer.
+
+    Returns a list (same layers as ``grads`` plus the head) of tensors of
+    shape (n, m, out_l): ``g[l][i, j]`` is ``d(L_i[:, j]^T f_i) / d s_l``.
+    """
+    params = layer_params(module, L.dtype)
+    g = L.transpose(1, 2)
+    out = [g]
+    for depth, d_act in enumerate(reversed(grads)):
+        weight = params[len(params) - 1 - depth][:, :-1]
+        g = (g @ weight) * d_act[:, None, :]
+        out.insert(0, g)
+    return out
+
+
+def lik_hessian_sqrt(f, task, heteroscedastic=False):
+    """``L_i`` with ``L_i L_i^T`` the Hessian (Fisher) of ``-log p(y|f)``.
+
+    ``f`` is the head output. Classification: ``diag(p) - p p^T`` factored
+    as ``diag(sqrt p) - p sqrt(p)^T``. Homoscedastic regression: 1 (the noise
+    precision is applied by the posterior). Heteroscedastic regression: the
+    Fisher ``diag(exp(-log_var), 1/2)`` of the Gaussian in (mean, log_var).
+    """
+    if task == "classification":
+        p = torch.softmax(f, -1)
+        sq = p.sqrt()
+        return torch.diag_embed(sq) - p[:, :, None] * sq[:, None, :]
+    if not heteroscedastic:
+        return torch.ones(len(f), 1, 1, dtype=f.dtype)
+    diag = torch.stack([torch.exp(-0.5 * f[:, 1]),
+                        torch.full_like(f[:, 1], math.sqrt(0.5))], 1)
+    return torch.diag_embed(diag)
+
+
+def ggn_factors(module, X, task, first, heteroscedastic=False):
+    """Per-layer ``(inputs, g)`` for layers ``first..``; see the module doc."""
+    inputs, grads, f = forward_cache(module, X, first)
+    g = backprop(module, grads, lik_hessian_sqrt(f, task, heteroscedastic))
+    return inputs, g
+
+
+def _jacobian_rows(inputs, g):
+    """Rows ``vec(g_im (x) a_i)`` over all layers: shape (n * m, P)."""
+    n, m = g[0].shape[:2]
+    return torch.cat([torch.einsum("nmo,nj->nmoj", gl, a).reshape(n * m, -1)
+                      for a, gl in zip(inputs, g)], 1)
+
+
+class Curvature:
+    """GGN of the chosen layers accumulated over row chunks.
+
+    Parameters
+    ----------
+    structure : {"full", "kron", "diag"}
+    shapes : list of (out, in + 1)
+        Shapes of ``[W | b]`` of each layer in the posterior.
+    """
+
+    def __init__(self, structure, shapes):
+        self.structure, self.shapes = structure, shapes
+        self.n_rows = 0
+        sizes = [o * i for o, i in shapes]
+        if structure == "full":
+            self.H = torch.zeros(sum(sizes), sum(sizes), dtype=_DTYPE)
+        elif structure == "kron":
+            self.A = [torch.zeros(i, i, dtype=_DTYPE) for _, i in shapes]
+            self.B = [torch.zeros(o, o, dtype=_DTYPE) for o, _ in shapes]
+        else:
+            self.h = [torch.zeros(o, i, dtype=_DTYPE) for o, i in shapes]
+
+    def update(self, inputs, g):
+        """Add the contribution of one chunk of rows."""
+        self.n_rows += len(inputs[0])
+        if self.structure == "full":
+            if len(inputs) == 1:  # last layer: sum_i Lambda_i (x) a_i a_i^T
+                lam = g[0].transpose(1, 2) @ g[0]
+                a = inputs[0]
+                k, d = lam.shape[1], a.shape[1]
+                prod = (lam[:, :, :, None] * a[:, None, None, :]).reshape(len(a), -1)
+                self.H += (prod.T @ a).reshape(k, k, d, d).permute(0, 2, 1, 3).reshape(k * d, k * d)
+            else:
+                rows = _jacobian_rows(inputs, g)
+                self.H += rows.T @ rows
+        elif self.structure == "kron":
+            for i, (a, gl) in enumerate(zip(inputs, g)):
+                self.A[i] += a.T @ a
+                self.B[i] += torch.einsum("nmo,nmp->op", gl, gl)
+        else:
+            for i, (a, gl) in enumerate(zip(inputs, g)):
+                self.h[i] += torch.einsum("nmo,nj->oj", gl * gl, a * a)
+
+    def finalize(self):
+        """KFAC convention: ``A`` is the mean, ``B`` the sum over rows."""
+        if self.structure == "kron":
+            self.A = [A / max(self.n_rows, 1) for A in self.A]
+        return self
