@@ -4,7 +4,12 @@ import numpy as np
 import pytest
 from sklearn.metrics import brier_score_loss, log_loss, top_k_accuracy_score
 
-from skbdl.metrics import brier_score, negative_log_likelihood, ood_auroc, top_k_accuracy
+from skbdl.metrics import (
+    brier_score,
+    negative_log_likelihood,
+    ood_auroc,
+    top_k_accuracy,
+)
 
 RNG = np.random.default_rng(0)
 P3 = RNG.dirichlet(np.ones(3), size=40)
