@@ -95,10 +95,9 @@ def save_reliability(path, y_true, probas):
     from .plotting import ReliabilityDisplay
 
     fig, axes = plt.subplots(1, len(probas), figsize=(3.2 * len(probas), 3.4),
-                             squeeze=False)
+                             squeeze=False, sharey=True)
     for ax, (name, proba) in zip(axes[0], probas.items()):
         ReliabilityDisplay.from_predictions(y_true, proba, n_bins=15, name=name, ax=ax)
-        ax.set_title(name)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -178,8 +178,16 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
         return bool(self.method_.closed_form)
 
     def _prior_draws(self, X, n_samples, random_state):
-        """Latent outputs (S, n, k) of networks with weights drawn from the prior."""
-        X = self._validate_X(X)
+        """Latent outputs (S, n, k) of networks with weights drawn from the prior.
+
+        Works before ``fit`` when the output width is known without data
+        (the regressor); after ``fit`` the input width is checked.
+        """
+        if hasattr(self, "n_features_in_"):
+            X = self._validate_X(X)
+        else:
+            X = to_tensor(validate_data(self, X, dtype=[np.float64, np.float32],
+                                        reset=False), device=self.device)
         generator = make_generator(draw_seed(check_random_state(random_state)))
         prior = resolve_prior(self.prior)
         sizes = [X.shape[1], *self._hidden_sizes(),

@@ -259,7 +259,8 @@ class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
         -------
         f : ndarray of shape (n_samples, n_draws)
             Prior draws of the network's mean output, mapped to the scale of
-            the training targets.
+            the training targets once fitted (standardised units before fit).
         """
         f = self._prior_draws(X, n_samples, random_state)
-        return to_numpy(f[..., 0].T).astype(np.float64) * self._y_std + self._y_mean
+        scale, shift = getattr(self, "_y_std", 1.0), getattr(self, "_y_mean", 0.0)
+        return to_numpy(f[..., 0].T).astype(np.float64) * scale + shift
