@@ -5,6 +5,7 @@
 ``DeepKernelRegressor`` puts the same GP on features learned by an MLP.
 """
 
+from ._dkl import DeepKernelRegressor
 from ._gpr import GPRegressor
 
-__all__ = ["GPRegressor"]
+__all__ = ["DeepKernelRegressor", "GPRegressor"]

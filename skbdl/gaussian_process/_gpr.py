@@ -79,11 +79,15 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         ``"exact"`` Cholesky inference; ``"sgpr"`` the inducing-point bound of
         Titsias (2009) with ``n_inducing`` optimised inducing inputs;
         ``"auto"`` is exact up to ``EXACT_MAX_SAMPLES`` (4000) samples.
-    n_inducing : int, default=256
+    n_inducing : int, default=128
         Number of inducing points of the SGPR path. When it is at least
         n_samples, the inducing inputs are all training inputs.
     inducing_init : {"kmeans", "random"}, default="kmeans"
         Initial inducing inputs: k-means centres or a random subset.
+    optimize_subset : int, default=5000
+        SGPR only: kernel hyper-parameters and inducing inputs are optimised
+        on a random subset of at most this many rows (each bound evaluation
+        costs O(n m^2)); the posterior then conditions on all rows.
     max_iter : int, default=None
         Maximum L-BFGS-B iterations; None means scipy's default for exact
         inference and 200 for SGPR.
@@ -156,6 +160,7 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         "inference": [StrOptions({"auto", "exact", "sgpr"})],
         "n_inducing": [Interval(Integral, 1, None, closed="left")],
         "inducing_init": [StrOptions({"kmeans", "random"})],
+        "optimize_subset": [Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left"), None],
         "device": [str],
         "random_state": ["random_state"],
@@ -172,8 +177,9 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         copy_X_train=True,
         n_targets=None,
         inference="auto",
-        n_inducing=256,
+        n_inducing=128,
         inducing_init="kmeans",
+        optimize_subset=5000,
         max_iter=None,
         device="cpu",
         random_state=None,
@@ -188,6 +194,7 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         self.inference = inference
         self.n_inducing = n_inducing
         self.inducing_init = inducing_init
+        self.optimize_subset = optimize_subset
         self.max_iter = max_iter
         self.device = device
         self.random_state = random_state
@@ -223,9 +230,11 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         self.inference_ = self._resolve_inference(n)
         with torch_threads(gp_threads(n)):
             t = self._tensors(X, Y, noise)
-            Z = self._init_inducing(X) if self.inference_ == "sgpr" else None
-            Z = self._optimize(tk, t, Z)
-            self._set_posterior(tk, t, Z)
+            if self.inference_ == "exact":
+                self._optimize(tk, t, None)
+                self._set_posterior(tk, t, None)
+            else:
+                self._fit_sgpr(tk, t, X)
         return self
 
     def _prepare_targets(self, y):
@@ -286,6 +295,25 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
             rows = X[self._rng.choice(n, _KMEANS_MAX_SAMPLES, replace=False)]
         km = KMeans(n_clusters=m, n_init=1, max_iter=50, random_state=self._rng)
         return km.fit(rows).cluster_centers_
+
+    def _fit_sgpr(self, tk, t, X):
+        """Optimise theta and Z on at most ``optimize_subset`` random rows,
+        then condition on all rows and report the bound on all rows."""
+        Z = self._init_inducing(X)
+        n = X.shape[0]
+        if n > self.optimize_subset:
+            rows = torch.as_tensor(np.sort(self._rng.choice(n, self.optimize_subset, replace=False)))
+            sub = {k: (v[rows] if torch.is_tensor(v) else v) for k, v in t.items()}
+        else:
+            sub = t
+        Z = self._optimize(tk, sub, Z)
+        self._set_posterior(tk, t, Z)
+        if sub is not t:
+            with torch.no_grad():
+                theta = torch.as_tensor(self.kernel_.theta, device=t["device"])
+                Zt = torch.as_tensor(Z, device=t["device"])
+                lml = sgpr_lml(tk, theta, t["X"], t["Y"], Zt, t["noise"])
+            self.log_marginal_likelihood_value_ = float(lml)
 
     def _lml_fn(self, tk, t, Z, n_theta):
         X, Y, noise = t["X"], t["Y"], t["noise"]
