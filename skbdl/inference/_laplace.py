@@ -22,7 +22,13 @@ from ._curvature import (
     lik_hessian_sqrt,
 )
 from ._laplace_posterior import POSTERIORS
-from ._laplace_tuning import Evidence, best_log_s, maximize_evidence, minimize_holdout
+from ._laplace_tuning import (
+    Evidence,
+    LinearGaussianEvidence,
+    best_log_s,
+    maximize_evidence,
+    minimize_holdout,
+)
 
 _CHUNK_FLOATS = 2**22
 
@@ -223,15 +229,24 @@ class Laplace(BaseInference):
         width = max(self.n_params_ if self.hessian == "full" else 1, 256)
         rows = max(1, _CHUNK_FLOATS // (width * (self.module_.head.out_features + 1)))
         loglik, rss = 0.0, 0.0
+        d = shapes[-1][1]
+        gram, phi_y, y_y = torch.zeros(d, d, dtype=torch.float64), torch.zeros(d, dtype=torch.float64), 0.0
         with torch.no_grad():
             for start in range(0, train.n_train, rows):
                 X, y = train.X[start:start + rows], train.y[start:start + rows]
                 inputs, g, f = self._factors(X, lik=True)
                 curvature.update(inputs, g)
                 loglik, rss = self._accumulate_fit(f, y, loglik, rss)
+                if self._task == "regression":
+                    y = y.to(torch.float64)
+                    gram += inputs[-1].T @ inputs[-1]
+                    phi_y += inputs[-1].T @ y
+                    y_y += float(y @ y)
         posterior = POSTERIORS[self.hessian](curvature.finalize())
         sq_norms = torch.stack([(t**2).sum() for t in self._theta])
         homoscedastic = self._task == "regression" and not self._hetero
+        if homoscedastic and len(shapes) == 1:  # exact Bayesian linear regression
+            return LinearGaussianEvidence(posterior, gram, phi_y, y_y, train.n_train)
         return Evidence(posterior, sq_norms, loglik, rss if homoscedastic else None,
                         train.n_train)
 
@@ -279,12 +294,17 @@ class Laplace(BaseInference):
             delta = torch.full((len(self._theta),), math.exp(log_delta), dtype=torch.float64)
             posterior.set(delta, math.exp(log_s))
             var = posterior.latent_var(inputs, g)
+            mean = f
+            if hasattr(evidence, "mode"):
+                mean = inputs[0] @ evidence.mode(torch.tensor(log_delta), torch.tensor(log_s))
+                mean = mean[:, None]
             if self._task == "classification":
                 scaled = f / torch.sqrt(1.0 + math.pi / 8.0 * var)
                 return float(torch.nn.functional.cross_entropy(scaled, y))
             noise = torch.exp(f[:, 1]) if self._hetero else math.exp(-log_s)
             total = var[:, 0] + noise
-            return float(0.5 * (torch.log(2 * math.pi * total) + (y - f[:, 0]) ** 2 / total).mean())
+            return float(0.5 * (torch.log(2 * math.pi * total)
+                                + (y - mean[:, 0]) ** 2 / total).mean())
 
         log_delta = minimize_holdout(heldout_nll)
         log_s = chosen.get(log_delta)
@@ -306,6 +326,12 @@ class Laplace(BaseInference):
             self.sigma_noise_ = math.exp(-0.5 * log_s)
             with torch.no_grad():
                 self.module_.log_noise_var.fill_(-log_s)
+        if hasattr(evidence, "mode"):  # centre on the exact posterior mean
+            theta = evidence.mode(log_delta, torch.tensor(log_s, dtype=torch.float64))
+            self._theta[-1] = theta[None, :]
+            with torch.no_grad():
+                self.module_.head.weight.copy_(theta[None, :-1])
+                self.module_.head.bias.copy_(theta[-1:])
 
     # ---------------------------------------------------------- prediction
     def predict_f(self, X):

@@ -1,0 +1,170 @@
+"""Laplace approximation against closed-form oracles (DESIGN §4)."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import multivariate_normal
+
+from skbdl import BayesianMLPClassifier, BayesianMLPRegressor
+from skbdl.inference import Laplace
+from skbdl.inference._base import TrainingProblem
+from skbdl.inference._curvature import lik_hessian_sqrt
+from skbdl.priors import GaussianPrior
+from skbdl.utils._torch import make_generator
+
+rng = np.random.RandomState(0)
+X_LIN = rng.randn(40, 3).astype(np.float32)
+Y_LIN = (X_LIN @ np.array([1.0, -2.0, 0.5]) + 0.3 + 0.4 * rng.randn(40)).astype(np.float32)
+X_CLF = rng.randn(60, 4).astype(np.float32)
+Y_CLF = (X_CLF[:, 0] + X_CLF[:, 1] > 0).astype(int) + (X_CLF[:, 2] > 0.8)
+
+
+def _problem(X, y, task, hidden=(), n_outputs=1, epochs=30, activation="tanh"):
+    dtype = torch.long if task == "classification" else torch.float32
+    return TrainingProblem(X=torch.as_tensor(X), y=torch.as_tensor(y, dtype=dtype), task=task,
+                           n_outputs=n_outputs, hidden_layer_sizes=hidden, activation=activation,
+                           prior=GaussianPrior(1.0), seed=0, max_epochs=epochs, batch_size=16,
+                           lr=1e-2)
+
+
+def _blr(delta, sigma):
+    """Closed-form Bayesian linear regression with a bias feature, float64."""
+    phi = np.column_stack([X_LIN.astype(np.float64), np.ones(len(X_LIN))])
+    y = Y_LIN.astype(np.float64)
+    cov = np.linalg.inv(phi.T @ phi / sigma**2 + delta * np.eye(phi.shape[1]))
+    mean = cov @ phi.T @ y / sigma**2
+    marginal = phi @ phi.T / delta + sigma**2 * np.eye(len(y))
+    return phi, mean, cov, multivariate_normal(np.zeros(len(y)), marginal).logpdf(y)
+
+
+@pytest.mark.parametrize("hessian", ["full", "kron"])
+def test_no_hidden_layer_is_bayesian_linear_regression(hessian):
+    la = Laplace(hessian=hessian, prior_precision=2.0, sigma_noise=0.5)
+    la.fit(_problem(X_LIN, Y_LIN, "regression"))
+    phi, mean, cov, lml = _blr(2.0, 0.5)
+    theta = la._theta[-1][0].numpy()
+    np.testing.assert_allclose(theta, mean, atol=1e-6)
+    var = la._posterior.latent_var([torch.as_tensor(phi)], None)[:, 0].numpy()
+    np.testing.assert_allclose(var, np.einsum("ni,ij,nj->n", phi, cov, phi), atol=1e-6)
+    if hessian == "full":
+        np.testing.assert_allclose(la._posterior.cov.numpy(), cov, atol=1e-6)
+    assert la.log_marginal_likelihood_ == pytest.approx(lml, abs=1e-6)
+
+
+def test_tuned_linear_regression_maximises_the_exact_evidence():
+    la = Laplace(hessian="full", prior_precision="marglik").fit(_problem(X_LIN, Y_LIN, "regression"))
+    delta, sigma = float(la.prior_precision_[0]), la.sigma_noise_
+    assert la.log_marginal_likelihood_ == pytest.approx(_blr(delta, sigma)[3], abs=1e-6)
+    for d_delta, d_sigma in [(1.05, 1), (0.95, 1), (1, 1.02), (1, 0.98)]:
+        assert _blr(delta * d_delta, sigma * d_sigma)[3] < la.log_marginal_likelihood_
+
+
+def _ggn_autograd(la, X, task):
+    """Brute-force GGN sum_i J_i^T Lambda_i J_i from float64 autograd Jacobians."""
+    m = copy.deepcopy(la.module_).double()
+    X = X.double()
+    names = [n for n, _ in m.named_parameters() if n != "log_noise_var"]
+    names = names[2 * la._first:]
+    params = {n: p.detach() for n, p in m.named_parameters()}
+
+    def head(*values):
+        return torch.func.functional_call(m, {**params, **dict(zip(names, values))}, (X,))
+
+    f = head(*[params[n] for n in names])
+    jac = torch.autograd.functional.jacobian(head, tuple(params[n] for n in names),
+                                             vectorize=True)
+    J = torch.cat([torch.cat([w, b[..., None]], -1).flatten(2)
+                   for w, b in zip(jac[0::2], jac[1::2])], -1)  # [W | b], outputs outer
+    L = lik_hessian_sqrt(f, task)
+    return torch.einsum("nkp,nkl,nlq->pq", J, L @ L.transpose(1, 2), J)
+
+
+@pytest.mark.parametrize("subset", ["last_layer", "all"])
+def test_ggn_full_and_diag_match_autograd(subset):
+    X, y = X_CLF[:24], Y_CLF[:24]
+    problem = _problem(X, y, "classification", hidden=(5,), n_outputs=3)
+    full = Laplace(subset, "full", prior_precision=1.0).fit(problem)
+    diag = Laplace(subset, "diag", prior_precision=1.0).fit(problem)
+    expected = _ggn_autograd(full, torch.as_tensor(X), "classification")
+    torch.testing.assert_close(full._posterior.H, expected, atol=1e-8, rtol=1e-6)
+    got_diag = torch.cat([h.reshape(-1) for h in diag._posterior._h])
+    torch.testing.assert_close(got_diag, expected.diagonal(), atol=1e-8, rtol=1e-6)
+
+
+@pytest.mark.parametrize("subset,hidden", [("last_layer", (6,)), ("all", ())])
+def test_kron_equals_full_for_one_output_and_one_layer(subset, hidden):
+    problem = _problem(X_LIN, Y_LIN, "regression", hidden=hidden)
+    kw = dict(prior_precision=0.7, sigma_noise=0.6)
+    full = Laplace(subset, "full", **kw).fit(problem)
+    kron = Laplace(subset, "kron", **kw).fit(problem)
+    X = torch.as_tensor(rng.randn(7, 3).astype(np.float32))
+    np.testing.assert_allclose(kron.predict_f(X)[1].numpy(), full.predict_f(X)[1].numpy(),
+                               rtol=1e-4)
+    assert kron.log_marginal_likelihood_ == pytest.approx(full.log_marginal_likelihood_, rel=1e-8)
+
+
+@pytest.mark.parametrize("subset,hessian", [("last_layer", "kron"), ("all", "diag"),
+                                            ("all", "full")])
+def test_probit_and_mc_agree(subset, hessian):
+    kw = dict(hidden_layer_sizes=(8,), max_epochs=40, random_state=0)
+    probit = BayesianMLPClassifier(method=Laplace(subset, hessian, prior_precision=20.0), **kw)
+    probit.fit(X_CLF, Y_CLF)
+    mc = BayesianMLPClassifier(method=Laplace(subset, hessian, prior_precision=20.0, link="mc",
+                                              n_samples=4000), **kw).fit(X_CLF, Y_CLF)
+    p_probit, p_mc = probit.predict_proba(X_CLF), mc.predict_proba(X_CLF)
+    assert np.abs(p_probit - p_mc).max() < 0.05
+    np.testing.assert_allclose(p_mc, mc.predict_proba_samples(X_CLF).mean(-1), atol=1e-6)
+    draws = probit.predict_proba_samples(X_CLF, n_samples=4000).mean(-1)
+    assert np.abs(p_probit - draws).max() < 0.05
+
+
+def test_glm_latent_moments_match_draws():
+    """Closed-form linearised mean/variance equal the moments of the GLM draws."""
+    la = Laplace("all", "kron", prior_precision=3.0).fit(
+        _problem(X_CLF, Y_CLF, "classification", hidden=(6,), n_outputs=3))
+    X = torch.as_tensor(X_CLF[:10])
+    mean, var = la.predict_f(X)
+    f = la.sample_f(X, 20000, make_generator(1))
+    np.testing.assert_allclose(f.mean(0).numpy(), mean.numpy(), atol=0.05)
+    np.testing.assert_allclose(f.var(0).numpy(), var.numpy(), rtol=0.06, atol=1e-4)
+
+
+def test_draws_are_whole_functions():
+    la = Laplace("all", "diag", pred_type="nn", prior_precision=1.0).fit(
+        _problem(X_CLF, Y_CLF, "classification", hidden=(6,), n_outputs=3))
+    X = torch.as_tensor(X_CLF)
+    f = la.sample_f(X, 5, make_generator(3))
+    # same functions; only float32 summation order differs with the row count
+    np.testing.assert_allclose(la.sample_f(X[7:19], 5, make_generator(3)).numpy(),
+                               f[:, 7:19].numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_sinusoid_noise_and_extrapolation():
+    rs = np.random.RandomState(1)
+    X = rs.uniform(0, 8, size=(150, 1))
+    y = np.sin(X[:, 0]) + 0.3 * rs.randn(150)
+    reg = BayesianMLPRegressor(50, activation="tanh", max_epochs=300, lr=1e-2, random_state=0,
+                               method=Laplace("all", "full", prior_precision="marglik"))
+    reg.fit(X, y)
+    sigma = np.sqrt(reg.predict_uncertainty(X[:1]).aleatoric[0])
+    assert 0.25 <= sigma <= 0.35
+    std_in = reg.predict(X, return_std=True)[1].mean()
+    std_out = reg.predict(np.array([[-5.0], [13.0]]), return_std=True)[1]
+    assert np.all(std_out >= 3 * std_in)
+    assert np.all(reg.predict(X, return_std=True)[1] >= sigma)  # noise included
+
+
+def test_memory_budget_error_suggests_cheaper_structures():
+    la = Laplace("all", "full", max_memory_mb=0.01)
+    with pytest.raises(ValueError, match="hessian='kron' or 'diag'.*last_layer"):
+        la.fit(_problem(X_CLF, Y_CLF, "classification", hidden=(20,), n_outputs=3, epochs=1))
+
+
+def test_holdout_prior_precision_is_reproducible():
+    kw = dict(hidden_layer_sizes=(8,), max_epochs=20, random_state=0, method="laplace")
+    a = BayesianMLPClassifier(**kw).fit(X_CLF, Y_CLF)
+    b = BayesianMLPClassifier(**kw).fit(X_CLF, Y_CLF)
+    assert a.method_.prior_precision_ == pytest.approx(b.method_.prior_precision_)
+    np.testing.assert_array_equal(a.predict_proba(X_CLF), b.predict_proba(X_CLF))
