@@ -144,8 +144,10 @@ class BayesianMLPClassifier(ClassifierMixin, BaseBayesianMLP):
             proba = self._closed_form(X, _probit_softmax)
         else:
             n_draws = self._n_draws(None)
+            # Average in float64: torch's float32 mean over the draw axis
+            # rounds differently by row position (row-order dependence).
             proba = self._reduce_draws(
-                X, n_draws, lambda f: to_numpy(torch.softmax(f, -1).mean(0))
+                X, n_draws, lambda f: to_numpy(torch.softmax(f, -1).double().mean(0))
             )
         proba = proba.astype(np.float64)
         return proba / proba.sum(axis=1, keepdims=True)
