@@ -37,7 +37,23 @@ from ..utils._torch import make_generator, seeded
 
 
 class BaseInference(BaseEstimator):
-    """Base class of the inference methods (see the module docstring)."""
+    """Base class of the inference methods (see the module docstring).
+
+    A subclass holds only hyper-parameters in ``__init__`` and implements
+    ``fit``, ``sample_f`` and, where it has a closed-form predictive,
+    ``predict_f``; the estimators do the rest. Subclass it to add a method,
+    then register the class in ``skbdl.inference.METHODS``.
+
+    See Also
+    --------
+    MAP : The simplest method, a point estimate.
+
+    Examples
+    --------
+    >>> from skbdl.inference import METHODS, BaseInference
+    >>> all(issubclass(cls, BaseInference) for cls in METHODS.values())
+    True
+    """
 
     #: True when ``predict_f`` gives the predictive in closed form.
     closed_form = False
@@ -45,13 +61,57 @@ class BaseInference(BaseEstimator):
     default_n_samples = 1
 
     def fit(self, problem):  # pragma: no cover - abstract
+        """Learn the posterior; called by the estimator's ``fit``.
+
+        Parameters
+        ----------
+        problem : TrainingProblem
+            The data as tensors, the prior, the likelihood, ``N``, a seed and
+            the helpers ``build_module`` and ``train``.
+
+        Returns
+        -------
+        self : object
+            The fitted method; its fitted state ends in ``_``.
+        """
         raise NotImplementedError
 
     def sample_f(self, X, n_samples, generator):  # pragma: no cover - abstract
+        """Latent outputs of posterior draws of the whole function.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n, n_features)
+            Input rows (float32, on the estimator's device).
+        n_samples : int
+            Number of draws ``S``.
+        generator : torch.Generator
+            The only source of randomness; the same state gives the same
+            ``S`` functions for any rows.
+
+        Returns
+        -------
+        f : torch.Tensor of shape (S, n, k)
+            Logits (classification) or mean and log noise variance
+            (regression) under each draw.
+        """
         raise NotImplementedError
 
     def predict_f(self, X):
-        """Closed-form latent mean and variance (only if ``closed_form``)."""
+        """Closed-form latent mean and variance (only if ``closed_form``).
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n, n_features)
+            Input rows (float32, on the estimator's device).
+
+        Returns
+        -------
+        mean : torch.Tensor of shape (n, k)
+            Posterior mean of the latent outputs.
+        var : torch.Tensor of shape (n, k)
+            Their marginal posterior variance.
+        """
         raise NotImplementedError(
             f"{type(self).__name__} has no closed-form predictive; use sample_f."
         )
