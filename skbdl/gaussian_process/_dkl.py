@@ -379,3 +379,8 @@ class DeepKernelRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
             if kind == "cov":
                 return post.mean_cov(F)
             return post.mean_var(F, return_var=kind == "var")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
