@@ -338,12 +338,18 @@ class Laplace(BaseInference):
         """Linearised latent mean and marginal variance, each (n, k)."""
         m = self.module_
         with torch.no_grad():
-            mean = m(X)
-            rows = len(X)
-            if self.hessian == "full" and self.subset == "all":
-                rows = max(1, _CHUNK_FLOATS // (self.n_params_ * m.head.out_features))
-            var = torch.cat([self._posterior.latent_var(*self._factors(
-                X[i:i + rows], lik=False, dtype=X.dtype)[:2]) for i in range(0, len(X), rows)])
+            if self.subset == "last_layer":  # one forward: features, then head
+                phi = m.features(X)
+                mean = m.add_noise_column(m.head(phi))
+                var = self._posterior.latent_var([_augment(phi)], None)
+            else:
+                mean = m(X)
+                rows = len(X)
+                if self.hessian == "full":
+                    rows = max(1, _CHUNK_FLOATS // (self.n_params_ * m.head.out_features))
+                var = torch.cat([self._posterior.latent_var(*self._factors(
+                    X[i:i + rows], lik=False, dtype=X.dtype)[:2])
+                    for i in range(0, len(X), rows)])
         var = var.to(mean.dtype)
         if var.shape[1] < mean.shape[1]:  # homoscedastic noise column: no variance
             var = torch.cat([var, torch.zeros_like(mean[:, var.shape[1]:])], 1)
@@ -354,10 +360,10 @@ class Laplace(BaseInference):
         m = self.module_
         devs = [d.to(X.dtype) for d in self._posterior.sample(n_samples, generator)]
         with torch.no_grad():
-            if self.subset == "last_layer":
+            if self.subset == "last_layer":  # GLM and NN coincide for the last layer
                 head = self._theta[0].to(X.dtype) + devs[0]
-                f = torch.einsum("nj,skj->snk", _augment(m.features(X)), head)
-                return m.add_noise_column(f)
+                layers = [*m.layers()[:-1], (head[..., :-1], head[..., -1])]
+                return stacked_forward(layers, X, m.activation, log_noise_var=m.log_noise_var)
             if self.pred_type == "nn":
                 layers = [((t.to(X.dtype) + d)[..., :-1], (t.to(X.dtype) + d)[..., -1])
                           for t, d in zip(self._theta, devs)]

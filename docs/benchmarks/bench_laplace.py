@@ -1,0 +1,168 @@
+"""Laplace benchmark: skbdl vs laplace-torch on digits, and the OOD task.
+
+Run: ``python docs/benchmarks/bench_laplace.py`` (needs the ``bench`` extra for
+laplace-torch; about 10 minutes on 2 cores). Prints a table and writes
+``bench_laplace.json`` next to this file.
+
+Every row starts from the same MAP network (64-100-100-10 ReLU, 100 epochs,
+Adam lr 1e-3, batch 64, skbdl's default prior = weight decay 1/N): skbdl's
+Laplace with ``prior_precision="marglik"`` retrains exactly the MAP of the
+``MAP`` row (same seed) and laplace-torch is fitted on that MAP module.
+``"holdout"`` trains its MAP on 90 % of the rows (that is the method).
+"""
+
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+from skbdl import BayesianMLPClassifier
+from skbdl.inference import MAP, Laplace
+from skbdl.inference._base import TrainingProblem
+from skbdl.metrics import expected_calibration_error, negative_log_likelihood, ood_auroc
+
+CONFIGS = [("last_layer", "kron"), ("last_layer", "full"), ("all", "kron"), ("all", "diag")]
+_TRAIN_TIME = []
+_original_train = TrainingProblem.train
+
+
+def _timed_train(self, module, **kwargs):
+    start = time.perf_counter()
+    out = _original_train(self, module, **kwargs)
+    _TRAIN_TIME.append(time.perf_counter() - start)
+    return out
+
+
+TrainingProblem.train = _timed_train
+
+
+def data(ood):
+    X, y = load_digits(return_X_y=True)
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
+    scaler = StandardScaler().fit(Xtr)
+    Xtr, Xte = scaler.transform(Xtr), scaler.transform(Xte)
+    if not ood:
+        return Xtr, ytr, Xte, yte, None
+    return Xtr[ytr < 5], ytr[ytr < 5], Xte[yte < 5], yte[yte < 5], Xte[yte >= 5]
+
+
+def metrics(proba, y, proba_out=None):
+    row = {"acc": float((proba.argmax(1) == y).mean()),
+           "nll": float(negative_log_likelihood(y, proba, labels=np.arange(proba.shape[1]))),
+           "ece": float(expected_calibration_error(y, proba, labels=np.arange(proba.shape[1])))}
+    if proba_out is not None:
+        ent = lambda p: -(p * np.log(np.clip(p, 1e-12, None))).sum(1)  # noqa: E731
+        row["ood_conf"] = float(proba_out.max(1).mean())
+        row["auroc"] = float(ood_auroc(ent(proba), ent(proba_out)))
+    return row
+
+
+def estimator(method):
+    return BayesianMLPClassifier((100, 100), method=method, max_epochs=100, batch_size=64,
+                                 lr=1e-3, random_state=0)
+
+
+def timed(fn, repeats=3):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return out, float(np.median(times))
+
+
+def run_skbdl(method, Xtr, ytr, Xte, yte, Xo):
+    _TRAIN_TIME.clear()
+    start = time.perf_counter()
+    clf = estimator(method).fit(Xtr, ytr)
+    total = time.perf_counter() - start
+    proba, t_pred = timed(lambda: clf.predict_proba(Xte))
+    row = metrics(proba, yte, None if Xo is None else clf.predict_proba(Xo))
+    row.update(map_fit_s=_TRAIN_TIME[0], laplace_fit_s=total - _TRAIN_TIME[0], predict_s=t_pred)
+    pp = getattr(clf.method_, "prior_precision_", None)
+    row["prior_precision"] = None if pp is None else [float(v) for v in pp]
+    return clf, row
+
+
+def run_laplace_torch(module, subset, hessian, Xtr, ytr, Xte, yte, Xo):
+    from laplace import Laplace as LT
+
+    net = torch.nn.Sequential(*[x for layer in module.hidden for x in (layer, torch.nn.ReLU())],
+                              module.head)
+    T = lambda a: torch.tensor(a, dtype=torch.float32)  # noqa: E731
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(T(Xtr), torch.tensor(ytr)), batch_size=256)
+    start = time.perf_counter()
+    la = LT(net, "classification", subset_of_weights=subset, hessian_structure=hessian)
+    la.fit(loader)
+    la.optimize_prior_precision(method="marglik", pred_type="glm", link_approx="probit")
+    fit_s = time.perf_counter() - start
+    def pred(a):  # float32 output: renormalise in float64 for the metrics
+        p = la(T(a), pred_type="glm", link_approx="probit").detach().numpy().astype(np.float64)
+        return p / p.sum(1, keepdims=True)
+
+    proba, t_pred = timed(lambda: pred(Xte), repeats=1 if subset == "all" else 3)
+    row = metrics(proba, yte, None if Xo is None else pred(Xo))
+    row.update(laplace_fit_s=fit_s, predict_s=t_pred,
+               prior_precision=[float(v) for v in la.prior_precision.reshape(-1)])
+    return row
+
+
+def digits_section(ood):
+    Xtr, ytr, Xte, yte, Xo = data(ood)
+    rows = {}
+    map_clf, rows["MAP"] = run_skbdl(MAP(), Xtr, ytr, Xte, yte, Xo)
+    configs = CONFIGS if not ood else CONFIGS[:1] + CONFIGS[2:3]
+    for subset, hessian in configs:
+        for pp in ["marglik", "holdout"]:
+            _, rows[f"skbdl {subset}/{hessian} {pp}"] = run_skbdl(
+                Laplace(subset, hessian, prior_precision=pp), Xtr, ytr, Xte, yte, Xo)
+            print(rows)
+        try:
+            rows[f"laplace-torch {subset}/{hessian} marglik"] = run_laplace_torch(
+                map_clf.method_.module_, subset, hessian, Xtr, ytr, Xte, yte, Xo)
+        except Exception as exc:  # report, don't hide, a peer failure
+            rows[f"laplace-torch {subset}/{hessian} marglik"] = {"error": repr(exc)}
+    return rows
+
+
+def predict_speed():
+    """Last-layer closed-form predictive vs one deterministic forward, 100k rows."""
+    Xtr, ytr, Xte, _, _ = data(False)
+    X = np.tile(Xte, (math.ceil(100_000 / len(Xte)), 1))[:100_000]
+    clf = estimator(Laplace(prior_precision="marglik")).fit(Xtr, ytr)
+    module, Xt = clf.method_.module_, torch.tensor(X, dtype=torch.float32)
+    out = {}
+    with torch.no_grad():
+        _, out["forward_s"] = timed(lambda: torch.softmax(module(Xt), -1), repeats=5)
+    _, out["laplace_ll_kron_predict_proba_s"] = timed(lambda: clf.predict_proba(X), repeats=5)
+    clf_map = estimator(MAP()).fit(Xtr, ytr)
+    _, out["map_predict_proba_s"] = timed(lambda: clf_map.predict_proba(X), repeats=5)
+    out["ratio_laplace_vs_forward"] = out["laplace_ll_kron_predict_proba_s"] / out["forward_s"]
+    out["ratio_laplace_vs_map_predict"] = (out["laplace_ll_kron_predict_proba_s"]
+                                           / out["map_predict_proba_s"])
+    return out
+
+
+def main():
+    torch.set_num_threads(1)
+    results = {"digits": digits_section(False), "ood": digits_section(True),
+               "predict_100k": predict_speed()}
+    for section in ("digits", "ood"):
+        print(f"\n## {section}")
+        for name, row in results[section].items():
+            print(f"{name:40s} " + " ".join(
+                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+    print("\n## predict 100k", results["predict_100k"])
+    path = Path(__file__).with_name("bench_laplace.json")
+    path.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
