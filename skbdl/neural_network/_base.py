@@ -23,6 +23,13 @@ from ..utils._torch import draw_seed, make_generator, to_tensor, torch_threads
 from ._module import ACTIVATIONS, chunk_rows, stacked_forward
 
 
+def _check_n_samples(n_samples):
+    """The number of draws asked of a prediction method, as a positive int."""
+    if isinstance(n_samples, bool) or not isinstance(n_samples, Integral) or n_samples < 1:
+        raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}.")
+    return int(n_samples)
+
+
 class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
     """Fit and posterior draws shared by the classifier and the regressor."""
 
@@ -84,6 +91,7 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
         """
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32],
                              y_numeric=self._task == "regression")
+        self._check_device()
         y_encoded = self._encode_y(y)
         rng = check_random_state(self.random_state)
         problem = self._make_problem(X, y_encoded, seed=draw_seed(rng))
@@ -94,6 +102,15 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
         self.loss_curve_ = list(self.method_.loss_curve_)
         self.n_iter_ = len(self.loss_curve_)
         return self
+
+    def _check_device(self):
+        try:
+            torch.device(self.device)
+        except (RuntimeError, TypeError) as exc:
+            raise ValueError(
+                f"The 'device' parameter of {type(self).__name__} must be a torch "
+                f"device such as 'cpu' or 'cuda'; got {self.device!r}."
+            ) from exc
 
     def _resolve_method(self):
         """``method_``: a clone of the method object (validated)."""
@@ -142,7 +159,7 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
 
     def _n_draws(self, n_samples):
         if n_samples is not None:
-            return int(n_samples)
+            return _check_n_samples(n_samples)
         if self.n_samples is not None:
             return int(self.n_samples)
         return int(self.method_.default_n_samples)
@@ -188,6 +205,7 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
         else:
             X = to_tensor(validate_data(self, X, dtype=[np.float64, np.float32],
                                         reset=False), device=self.device)
+        n_samples = _check_n_samples(n_samples)
         generator = make_generator(draw_seed(check_random_state(random_state)))
         prior = resolve_prior(self.prior)
         sizes = [X.shape[1], *self._hidden_sizes(),
