@@ -240,11 +240,15 @@ class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
         if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}.")
         seed = draw_seed(check_random_state(random_state))
-        noise_gen = make_generator(seed + 1)
+        # The noise for all rows is drawn at once, so the draws do not depend
+        # on how the rows are chunked (a stream of per-chunk draws did).
+        eps = torch.randn((int(n_samples), len(X)), generator=make_generator(seed + 1))
+        start = [0]
 
         def draw(f):
-            eps = torch.randn(f.shape[:-1], generator=noise_gen)
-            return to_numpy((f[..., 0] + torch.exp(0.5 * f[..., 1]) * eps).T)
+            rows = eps[:, start[0]:start[0] + f.shape[1]].to(f.device)
+            start[0] += f.shape[1]
+            return to_numpy((f[..., 0] + torch.exp(0.5 * f[..., 1]) * rows).T)
 
         y = self._reduce_draws(X, int(n_samples), draw, seed=seed)
         return y.astype(np.float64) * self._y_std + self._y_mean
