@@ -15,9 +15,10 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ..utils._sklearn import Interval, StrOptions, _fit_context, validate_data
-from ..utils._torch import draw_seed, make_generator, seeded, torch_threads
+from ..utils._torch import draw_seed, make_generator, seeded
 from ._base import GPPredictMixin
 from ._kernels import TorchKernel
+from ._linalg import gp_threads
 from ._posterior import ExactPosterior, SparsePosterior, exact_lml
 from ._svgp import WhitenedVariational, svgp_loss
 
@@ -213,7 +214,7 @@ class DeepKernelRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         self._y_ndim = y.ndim
         self._dev = self._device()
         self._x_mean, self._x_std = X.mean(0), np.where(X.std(0) > 0, X.std(0), 1.0)
-        with torch_threads():
+        with gp_threads(X.shape[0]):
             Xt, Yt = self._t(self._scale(X)), self._t(Y)
             with seeded(draw_seed(rng)):
                 self.network_ = _mlp(X.shape[1], self.hidden_layer_sizes, self.feature_dim, self.activation).to(self._dev)
@@ -365,7 +366,7 @@ class DeepKernelRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         return validate_data(self, X, reset=False, dtype=np.float64)
 
     def _latent(self, X, kind):
-        with torch_threads(), torch.no_grad():
+        with gp_threads(X.shape[0]), torch.no_grad():
             dev = torch.device(self.device)
             s = {k: torch.as_tensor(v, device=dev) for k, v in self._state.items()}
             tk = TorchKernel(self.kernel_)

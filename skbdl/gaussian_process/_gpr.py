@@ -18,9 +18,9 @@ from ..utils._sklearn import (
     check_kernel_bounds,
     validate_data,
 )
-from ..utils._torch import get_num_threads, torch_threads
 from ._base import GPPredictMixin
 from ._kernels import TorchKernel
+from ._linalg import gp_threads
 from ._optimize import make_objective, optimize
 from ._posterior import ExactPosterior, SparsePosterior, exact_lml, sgpr_lml
 
@@ -29,18 +29,6 @@ from ._posterior import ExactPosterior, SparsePosterior, exact_lml, sgpr_lml
 EXACT_MAX_SAMPLES = 4000
 _SPARSE_MAX_ITER = 200
 _KMEANS_MAX_SAMPLES = 20000
-
-
-def gp_threads(n):
-    """Torch threads for a GP problem with n training rows.
-
-    Measured on the 2-core project machine: two threads make Cholesky plus
-    ``cholesky_inverse`` 1.4-1.8x faster at n = 1000-4000 on an idle machine,
-    but 5-10x *slower* (24 s instead of 2 s per LML gradient at n = 2000) when
-    other processes share the cores. One thread is the robust default; set
-    ``SKBDL_NUM_THREADS`` to use more.
-    """
-    return get_num_threads()
 
 
 class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
@@ -228,7 +216,7 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         self.y_train_ = Y[:, 0] if y.ndim == 1 else Y
         n = X.shape[0]
         self.inference_ = self._resolve_inference(n)
-        with torch_threads(gp_threads(n)):
+        with gp_threads(n):
             t = self._tensors(X, Y, noise)
             if self.inference_ == "exact":
                 self._optimize(tk, t, None)
@@ -401,7 +389,7 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         )  # fmt: skip
 
     def _latent(self, X, kind):
-        with torch_threads(gp_threads(self.alpha_.shape[0])), torch.no_grad():
+        with gp_threads(self.alpha_.shape[0]), torch.no_grad():
             post = self._posterior()
             Xt = torch.as_tensor(X, dtype=torch.float64, device=post.theta.device)
             if kind == "cov":
@@ -442,7 +430,7 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         t = self._tensors(self.X_train_, Y, self._noise_vector(Y.shape[0]))
         Z = getattr(self, "inducing_points_", None) if self.inference_ == "sgpr" else None
         tk = TorchKernel(self.kernel_)
-        with torch_threads(gp_threads(Y.shape[0])):
+        with gp_threads(Y.shape[0]):
             if Z is None:
                 fn = lambda p: exact_lml(tk, p, t["X"], t["Y"], t["noise"])  # noqa: E731
             else:

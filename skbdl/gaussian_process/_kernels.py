@@ -102,14 +102,39 @@ def _free_getter(offset, n, vector):
     return get
 
 
+class _SqDist(torch.autograd.Function):
+    """Squared distances |x_i - y_j|^2, clamped at 0, with a two-matmul
+    backward: dL/dX = 2 (X * rowsum(G) - G Y) and dL/dY = 2 (Y * colsum(G)
+    - G^T X). Autograd through the expanded formula would allocate five more
+    n x m temporaries (broadcast sum, clamp mask, diagonal fill) per pass.
+    ``sym`` marks X and Y as the same tensor (exact 0 on the diagonal)."""
+
+    @staticmethod
+    def forward(ctx, X, Y, sym):
+        x2 = (X * X).sum(1)
+        y2 = x2 if sym else (Y * Y).sum(1)
+        sq = torch.addmm(x2[:, None], X, Y.T, alpha=-2.0).add_(y2)
+        if sym:
+            sq.fill_diagonal_(0.0)
+        ctx.save_for_backward(X, Y)
+        return sq.clamp_min_(0.0)
+
+    @staticmethod
+    def backward(ctx, G):
+        X, Y = ctx.saved_tensors
+        gX = gY = None
+        if ctx.needs_input_grad[0]:
+            GY = G @ torch.cat([Y, Y.new_ones(Y.shape[0], 1)], 1)  # [G Y, rowsum]
+            gX = 2.0 * (X * GY[:, -1:] - GY[:, :-1])
+        if ctx.needs_input_grad[1]:
+            GX = G.T @ torch.cat([X, X.new_ones(X.shape[0], 1)], 1)  # [G^T X, colsum]
+            gY = 2.0 * (Y * GX[:, -1:] - GX[:, :-1])
+        return gX, gY, None
+
+
 def _sqdist(X, Y, same):
     """Squared Euclidean distances, clamped at 0 (exact 0 on the diagonal)."""
-    x2 = (X * X).sum(1)
-    y2 = x2 if X is Y else (Y * Y).sum(1)
-    sq = torch.addmm(x2[:, None] + y2[None, :], X, Y.T, alpha=-2.0)
-    if X is Y:
-        sq.fill_diagonal_(0.0)
-    return sq.clamp_min(0.0)
+    return _SqDist.apply(X, Y, X is Y)
 
 
 def _pair_sq(X, Y, same, diag):
