@@ -6,7 +6,6 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, clone
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ..inference import METHODS
@@ -19,7 +18,13 @@ from ..utils._sklearn import (
     _fit_context,
     validate_data,
 )
-from ..utils._torch import draw_seed, make_generator, to_tensor, torch_threads
+from ..utils._torch import (
+    draw_seed,
+    local_random_state,
+    make_generator,
+    to_tensor,
+    torch_threads,
+)
 from ._module import ACTIVATIONS, chunk_rows, stacked_forward
 
 
@@ -42,7 +47,7 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
         "prior": [None, Interval(Real, 0, None, closed="neither"),
                   HasMethods(["neg_log_prob", "sample"])],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "n_samples": [None, Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
@@ -93,7 +98,7 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
                              y_numeric=self._task == "regression")
         self._check_device()
         y_encoded = self._encode_y(y)
-        rng = check_random_state(self.random_state)
+        rng = local_random_state(self.random_state)
         problem = self._make_problem(X, y_encoded, seed=draw_seed(rng))
         self._predict_seed = draw_seed(rng)
         self.method_ = self._resolve_method()
@@ -129,6 +134,17 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
             )
         return sizes
 
+    def _batch_size(self, n_rows):
+        """``"auto"``: 64 rows, but at least ~10 batches per epoch on small data.
+
+        Small data sets otherwise get too few optimizer steps to fit (a
+        150-row regression reached test R^2 0.46 with batches of 64 and 0.82
+        with batches of 15 at the same number of epochs).
+        """
+        if self.batch_size != "auto":
+            return self.batch_size
+        return int(min(64, max(8, n_rows // 10)))
+
     def _make_problem(self, X, y, seed):
         y_dtype = torch.long if self._task == "classification" else torch.float32
         return TrainingProblem(
@@ -142,7 +158,7 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
             seed=seed,
             heteroscedastic=getattr(self, "heteroscedastic", False),
             max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
+            batch_size=self._batch_size(len(X)),
             lr=self.lr,
             early_stopping=self.early_stopping,
             validation_fraction=self.validation_fraction,
@@ -206,7 +222,7 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
             X = to_tensor(validate_data(self, X, dtype=[np.float64, np.float32],
                                         reset=False), device=self.device)
         n_samples = _check_n_samples(n_samples)
-        generator = make_generator(draw_seed(check_random_state(random_state)))
+        generator = make_generator(draw_seed(local_random_state(random_state)))
         prior = resolve_prior(self.prior)
         sizes = [X.shape[1], *self._hidden_sizes(),
                  self._n_outputs() + bool(getattr(self, "heteroscedastic", False))]

@@ -43,8 +43,10 @@ class BayesianMLPClassifier(ClassifierMixin, BaseBayesianMLP):
         :mod:`skbdl.priors`. For MAP training a Gaussian prior is weight decay.
     max_epochs : int, default=200
         Passes over the training data.
-    batch_size : int, default=64
-        Minibatch size (clipped to the number of rows).
+    batch_size : int or "auto", default="auto"
+        Minibatch size (clipped to the number of rows). ``"auto"`` is
+        ``min(64, max(8, n_rows // 10))``: 64 rows, but about ten batches per
+        epoch on small data so that it gets enough optimizer steps.
     lr : float, default=1e-3
         Learning rate of the optimizer (Adam unless the method uses its own).
     n_samples : int, default=None
@@ -100,7 +102,8 @@ class BayesianMLPClassifier(ClassifierMixin, BaseBayesianMLP):
     _task = "classification"
 
     def __init__(self, hidden_layer_sizes=(100,), *, activation="relu", method="map",
-                 prior=None, max_epochs=200, batch_size=64, lr=1e-3, n_samples=None,
+                 prior=None, max_epochs=200, batch_size="auto", lr=1e-3,
+                 n_samples=None,
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
                  device="cpu", random_state=None, verbose=0):
         super().__init__(
@@ -188,7 +191,8 @@ class BayesianMLPClassifier(ClassifierMixin, BaseBayesianMLP):
         out = self._reduce_draws(
             X, n_draws, lambda f: to_numpy(torch.softmax(f, -1).permute(1, 2, 0))
         )
-        return out.astype(np.float64)
+        out = out.astype(np.float64)  # normalised in float64, as predict_proba
+        return out / out.sum(axis=1, keepdims=True)
 
     def predict_std(self, X, n_samples=None):
         """Standard deviation of the class probabilities over posterior draws.

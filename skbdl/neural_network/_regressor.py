@@ -4,10 +4,10 @@ import numpy as np
 import torch
 from scipy.stats import norm
 from sklearn.base import RegressorMixin
-from sklearn.utils import Bunch, check_random_state
+from sklearn.utils import Bunch
 
 from ..utils._sklearn import Interval
-from ..utils._torch import draw_seed, make_generator, to_numpy
+from ..utils._torch import draw_seed, local_random_state, make_generator, to_numpy
 from ._base import BaseBayesianMLP
 
 
@@ -53,8 +53,10 @@ class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
         one noise variance is learned for all rows.
     max_epochs : int, default=200
         Passes over the training data.
-    batch_size : int, default=64
-        Minibatch size (clipped to the number of rows).
+    batch_size : int or "auto", default="auto"
+        Minibatch size (clipped to the number of rows). ``"auto"`` is
+        ``min(64, max(8, n_rows // 10))``: 64 rows, but about ten batches per
+        epoch on small data so that it gets enough optimizer steps.
     lr : float, default=1e-3
         Learning rate of the optimizer.
     n_samples : int, default=None
@@ -110,7 +112,7 @@ class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
     }
 
     def __init__(self, hidden_layer_sizes=(100,), *, activation="relu", method="map",
-                 prior=None, heteroscedastic=False, max_epochs=200, batch_size=64,
+                 prior=None, heteroscedastic=False, max_epochs=200, batch_size="auto",
                  lr=1e-3, n_samples=None, early_stopping=False, validation_fraction=0.1,
                  n_iter_no_change=10, device="cpu", random_state=None, verbose=0):
         super().__init__(
@@ -239,7 +241,7 @@ class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
         X = self._validate_X(X)
         if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}.")
-        seed = draw_seed(check_random_state(random_state))
+        seed = draw_seed(local_random_state(random_state))
         # The noise for all rows is drawn at once, so the draws do not depend
         # on how the rows are chunked (a stream of per-chunk draws did).
         eps = torch.randn((int(n_samples), len(X)), generator=make_generator(seed + 1))

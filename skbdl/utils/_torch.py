@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 import torch
+from sklearn.utils import check_random_state
 
 # Small MLPs and GP matrices on 2-core laptops: one intra-op thread was measured
 # faster than two (docs/benchmarks/RESULTS.md). Override with SKBDL_NUM_THREADS.
@@ -56,6 +57,19 @@ def make_generator(seed, device="cpu"):
 def draw_seed(rng):
     """Draw a 31-bit integer seed from a ``numpy.random.RandomState``."""
     return int(rng.randint(0, 2**31 - 1))
+
+
+def local_random_state(random_state):
+    """``check_random_state`` that never draws from numpy's global RNG.
+
+    ``None`` gives a generator seeded from fresh OS entropy instead of
+    numpy's global ``RandomState``, so skbdl leaves the global state alone
+    (DESIGN §1.5); integers and ``RandomState`` instances behave as in
+    scikit-learn.
+    """
+    if random_state is None:
+        return np.random.RandomState(np.random.SeedSequence().generate_state(1)[0])
+    return check_random_state(random_state)
 
 
 def to_tensor(array, dtype=torch.float32, device="cpu"):

@@ -5,16 +5,20 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from skbdl import BayesianMLPClassifier, BayesianMLPRegressor
 from skbdl.inference import Laplace
 
+# Laplace() itself (last_layer, kron, holdout) is checked with every registered
+# method in tests/neural_network/test_estimator_checks.py; these are the other
+# subset x hessian configurations, each with another tuning or predictive option.
 CONFIGS = [
-    Laplace("last_layer", "kron"),
     Laplace("last_layer", "full", prior_precision="marglik"),
     Laplace("last_layer", "diag", link="mc", n_samples=16),
     Laplace("all", "kron", prior_precision="marglik"),
     Laplace("all", "diag", pred_type="nn", n_samples=16),
     Laplace("all", "full", prior_precision=1.0),
+    Laplace("all", "kron", prior_precision="online", prior_structure="layerwise"),
 ]
 ESTIMATORS = [
-    cls(hidden_layer_sizes=(16,), max_epochs=50, lr=1e-2, method=method, random_state=0)
+    # Same small training settings as tests/neural_network/test_estimator_checks.py.
+    cls(hidden_layer_sizes=(16,), max_epochs=20, lr=1e-2, method=method, random_state=0)
     for method in CONFIGS
     for cls in (BayesianMLPClassifier, BayesianMLPRegressor)
 ]
