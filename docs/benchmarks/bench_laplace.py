@@ -2,7 +2,11 @@
 
 Run: ``python docs/benchmarks/bench_laplace.py`` (needs the ``bench`` extra for
 laplace-torch; about 10 minutes on 2 cores). Prints a table and writes
-``bench_laplace.json`` next to this file.
+``bench_laplace.json`` next to this file. ``python
+docs/benchmarks/bench_laplace.py online`` runs only the MAP and the online
+marginal-likelihood rows (``prior_precision="online"``, layerwise precisions
+learned during training; Immer et al., 2021) and writes
+``bench_laplace_online.json``.
 
 Every row starts from the same MAP network (64-100-100-10 ReLU, 100 epochs,
 Adam lr 1e-3, batch 64, skbdl's default prior = weight decay 1/N): skbdl's
@@ -13,6 +17,7 @@ Laplace with ``prior_precision="marglik"`` retrains exactly the MAP of the
 
 import json
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -25,6 +30,7 @@ from sklearn.preprocessing import StandardScaler
 from skbdl import BayesianMLPClassifier
 from skbdl.inference import MAP, Laplace
 from skbdl.inference._base import TrainingProblem
+from skbdl.inference._laplace_online import OnlineMarglik
 from skbdl.metrics import expected_calibration_error, negative_log_likelihood, ood_auroc
 
 CONFIGS = [("last_layer", "kron"), ("last_layer", "full"), ("all", "kron"), ("all", "diag")]
@@ -40,6 +46,17 @@ def _timed_train(self, module, **kwargs):
 
 
 TrainingProblem.train = _timed_train
+_UPDATE_TIME = []
+_original_update = OnlineMarglik.update
+
+
+def _timed_update(self, module):
+    start = time.perf_counter()
+    _original_update(self, module)
+    _UPDATE_TIME.append(time.perf_counter() - start)
+
+
+OnlineMarglik.update = _timed_update
 
 
 def data(ood):
@@ -79,12 +96,15 @@ def timed(fn, repeats=3):
 
 def run_skbdl(method, Xtr, ytr, Xte, yte, Xo):
     _TRAIN_TIME.clear()
+    _UPDATE_TIME.clear()
     start = time.perf_counter()
     clf = estimator(method).fit(Xtr, ytr)
     total = time.perf_counter() - start
     proba, t_pred = timed(lambda: clf.predict_proba(Xte))
     row = metrics(proba, yte, None if Xo is None else clf.predict_proba(Xo))
-    row.update(map_fit_s=_TRAIN_TIME[0], laplace_fit_s=total - _TRAIN_TIME[0], predict_s=t_pred)
+    # map_fit_s includes the online hyper-parameter updates; online_update_s is their share
+    row.update(map_fit_s=_TRAIN_TIME[0], laplace_fit_s=total - _TRAIN_TIME[0], predict_s=t_pred,
+               online_update_s=sum(_UPDATE_TIME), fit_s=total)
     pp = getattr(clf.method_, "prior_precision_", None)
     row["prior_precision"] = None if pp is None else [float(v) for v in pp]
     return clf, row
@@ -114,10 +134,26 @@ def run_laplace_torch(module, subset, hessian, Xtr, ytr, Xte, yte, Xo):
     return row
 
 
-def digits_section(ood):
+ONLINE = [("last_layer", "kron", "layerwise"), ("all", "kron", "layerwise"),
+          ("all", "kron", "scalar")]
+
+
+def online_rows(Xtr, ytr, Xte, yte, Xo):
+    rows = {}
+    for subset, hessian, structure in ONLINE:
+        _, rows[f"skbdl {subset}/{hessian} online {structure}"] = run_skbdl(
+            Laplace(subset, hessian, prior_precision="online", prior_structure=structure),
+            Xtr, ytr, Xte, yte, Xo)
+    return rows
+
+
+def digits_section(ood, only_online=False):
     Xtr, ytr, Xte, yte, Xo = data(ood)
     rows = {}
     map_clf, rows["MAP"] = run_skbdl(MAP(), Xtr, ytr, Xte, yte, Xo)
+    rows.update(online_rows(Xtr, ytr, Xte, yte, Xo))
+    if only_online:
+        return rows
     configs = CONFIGS if not ood else CONFIGS[:1] + CONFIGS[2:3]
     for subset, hessian in configs:
         for pp in ["marglik", "holdout"]:
@@ -150,19 +186,23 @@ def predict_speed():
     return out
 
 
-def main():
+def main(only_online=False):
     torch.set_num_threads(1)
-    results = {"digits": digits_section(False), "ood": digits_section(True),
-               "predict_100k": predict_speed()}
+    results = {"digits": digits_section(False, only_online),
+               "ood": digits_section(True, only_online)}
+    if not only_online:
+        results["predict_100k"] = predict_speed()
     for section in ("digits", "ood"):
         print(f"\n## {section}")
         for name, row in results[section].items():
             print(f"{name:40s} " + " ".join(
                 f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
-    print("\n## predict 100k", results["predict_100k"])
-    path = Path(__file__).with_name("bench_laplace.json")
+    if not only_online:
+        print("\n## predict 100k", results["predict_100k"])
+    name = "bench_laplace_online.json" if only_online else "bench_laplace.json"
+    path = Path(__file__).with_name(name)
     path.write_text(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":
-    main()
+    main(only_online=sys.argv[1:] == ["online"])

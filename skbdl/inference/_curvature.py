@@ -154,7 +154,8 @@ class Curvature:
         elif self.structure == "kron":
             for i, (a, gl) in enumerate(zip(inputs, g)):
                 self.A[i] += a.T @ a
-                self.B[i] += torch.einsum("nmo,nmp->op", gl, gl)
+                flat = gl.reshape(-1, gl.shape[-1])  # one GEMM, not a slow einsum
+                self.B[i] += flat.T @ flat
         else:
             for i, (a, gl) in enumerate(zip(inputs, g)):
                 self.h[i] += torch.einsum("nmo,nj->oj", gl * gl, a * a)

@@ -168,3 +168,80 @@ def test_holdout_prior_precision_is_reproducible():
     b = BayesianMLPClassifier(**kw).fit(X_CLF, Y_CLF)
     assert a.method_.prior_precision_ == pytest.approx(b.method_.prior_precision_)
     np.testing.assert_array_equal(a.predict_proba(X_CLF), b.predict_proba(X_CLF))
+
+
+def _online(problem, subset="all", **kw):
+    la = Laplace(subset, "kron", prior_precision="online", prior_structure="layerwise",
+                 online_burnin=5, online_frequency=5, **kw)
+    return la.fit(problem)
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_online_precisions_raise_the_evidence_at_the_final_weights(task):
+    from skbdl.inference._laplace_tuning import best_log_s
+
+    if task == "classification":
+        problem = _problem(X_CLF, Y_CLF, task, hidden=(8,), n_outputs=3)
+    else:
+        problem = _problem(X_LIN, Y_LIN, task, hidden=(8,), n_outputs=1, epochs=32)
+    la = _online(problem)
+    # epochs 5, 10, ..., 30, plus the final weights when epoch 32 is the last
+    assert la.n_marglik_updates_ == (6 if task == "classification" else 7)
+    evidence = la._fit_curvature(problem)  # the final weights
+    learned = torch.log(torch.as_tensor(la.prior_precision_))
+    log_s = torch.tensor(0.0, dtype=torch.float64)
+    if task == "regression":
+        log_s = torch.tensor(-2 * np.log(la.sigma_noise_), dtype=torch.float64)
+    with torch.no_grad():
+        value = float(evidence(learned, log_s))
+        initial = torch.zeros(len(learned), dtype=torch.float64)  # GaussianPrior(1.0)
+        s0 = log_s if task == "classification" else torch.tensor(
+            best_log_s(evidence, initial.numpy()), dtype=torch.float64)
+        start = float(evidence(initial, s0))
+    assert value == pytest.approx(la.log_marginal_likelihood_, rel=1e-9)
+    assert value > start + 1.0
+
+
+def test_online_hyper_steps_converge_to_the_evidence_maximum():
+    from skbdl.inference._laplace_online import OnlineEnergy, OnlineMarglik
+    from skbdl.inference._laplace_tuning import maximize_evidence
+
+    problem = _problem(X_CLF, Y_CLF, "classification", hidden=(8,), n_outputs=3, epochs=10)
+    la = _online(problem)
+    energy = OnlineEnergy(problem.prior, 0, torch.zeros(2, dtype=torch.float64))
+    steps = OnlineMarglik(la, problem, energy, None, burnin=0, frequency=1, steps=600,
+                          lr=0.1)
+    steps.update(la.module_)
+    expected, _ = maximize_evidence(la._fit_curvature(problem), np.zeros(2), 0.0, False)
+    np.testing.assert_allclose(energy.log_delta.numpy(), expected, atol=1e-2)
+
+
+def test_online_prior_precision_is_reproducible_and_used_in_training():
+    method = Laplace("last_layer", "kron", prior_precision="online", online_burnin=2,
+                     online_frequency=2)
+    kw = dict(hidden_layer_sizes=(8,), max_epochs=10, lr=1e-2, random_state=0, method=method)
+    a = BayesianMLPClassifier(**kw).fit(X_CLF, Y_CLF)
+    b = BayesianMLPClassifier(**kw).fit(X_CLF, Y_CLF)
+    assert a.method_.prior_precision_ == pytest.approx(b.method_.prior_precision_)
+    np.testing.assert_array_equal(a.predict_proba(X_CLF), b.predict_proba(X_CLF))
+    fixed = Laplace("last_layer", "kron", prior_precision=1.0)
+    c = BayesianMLPClassifier(**{**kw, "method": fixed}).fit(X_CLF, Y_CLF)
+    assert a.method_.prior_precision_[0] != pytest.approx(1.0, rel=0.05)
+    # the learned head precision changed the MAP itself, not only the posterior
+    assert not torch.allclose(a.method_.module_.head.weight, c.method_.module_.head.weight)
+
+
+@pytest.mark.parametrize("first,log_delta", [(0, [0.5]), (0, [0.5, -1.0]), (1, [2.0])])
+def test_online_energy_is_the_gaussian_prior_of_the_laplace_layers(first, log_delta):
+    from skbdl.inference._laplace_online import OnlineEnergy
+
+    module = _problem(X_CLF, Y_CLF, "classification", hidden=(5,), n_outputs=3).build_module(0)
+    prior = GaussianPrior(0.5)
+    energy = OnlineEnergy(prior, first, torch.tensor(log_delta, dtype=torch.float64))
+    layers = module.layers()
+    delta = np.broadcast_to(np.exp(log_delta), (len(layers) - first,))
+    with torch.no_grad():
+        expected = sum(float(prior.neg_log_prob(layer)) for layer in layers[:first])
+        expected += sum(0.5 * d * sum(float((p.double() ** 2).sum()) for p in layer)
+                        for d, layer in zip(delta, layers[first:]))
+        assert float(energy(module)) == pytest.approx(expected, rel=1e-5)
