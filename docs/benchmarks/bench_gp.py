@@ -2,14 +2,18 @@
 
     python docs/benchmarks/bench_gp.py            # full run (~20-30 min)
     python docs/benchmarks/bench_gp.py --quick    # smoke run (~1 min)
+    python docs/benchmarks/bench_gp.py --sections dkl   # rerun one section,
+                                                   # merged into the JSON
 
 1. Exact GP, synthetic 8-D data (research/baseline.md §3): X ~ N(0, I_8),
    y = sin(X w) + 0.1 eps, 1000 test points; ConstantKernel * ARD RBF +
    WhiteKernel, normalize_y=True, one L-BFGS-B run from the same start for
    both libraries. Timings are fit + predict(return_std) of 1000 points.
    scikit-learn is timed once per n up to n = 2000 (n = 4000 takes ~3 min).
-2. SGPR (128 inducing points, hyper-parameters fitted on 5 000 rows) at n = 50 000 and 100 000 vs the exact GP on
-   the first 4 000 points.
+2. SGPR with the defaults (n_inducing="auto": 2000 k-means inducing points at
+   n = 100 000; hyper-parameters from the exact LML of a 2 000-row subset;
+   posterior on all rows) at n = 50 000 and 100 000 vs the exact GP on the
+   first 4 000 points.
 3. Deep kernel learning on digits pixels (64-D) -> the digit value (0-9) as a
    continuous target: DeepKernelRegressor vs GPRegressor on raw pixels vs a
    plain MLPRegressor (its NLL uses a constant std = validation RMSE).
@@ -19,6 +23,7 @@ Prints a table and writes bench_gp.json next to this file.
 
 import argparse
 import json
+import os
 import statistics
 import time
 import warnings
@@ -84,14 +89,14 @@ def exact_section(sizes, sk_max, Xall, yall, Xt, yt):
     return rows
 
 
-def sparse_section(sizes, Xt, yt, n_inducing):
+def sparse_section(sizes, Xt, yt):
     rows = []
     for n in sizes:
         X, y = synthetic(n, seed=0)
-        res = run_model(lambda: GPRegressor(kernel8(), normalize_y=True, inference="sgpr",
-                                            n_inducing=n_inducing, random_state=0),
-                        X, y, Xt, yt)  # fmt: skip
-        rows.append({"section": "sparse", "n": n, "model": f"skbdl SGPR m={n_inducing}", **res})
+        make = lambda: GPRegressor(kernel8(), normalize_y=True, inference="sgpr", random_state=0)  # noqa: E731
+        res = run_model(make, X, y, Xt, yt)
+        m = make()._n_inducing(n)
+        rows.append({"section": "sparse", "n": n, "model": f"skbdl SGPR m={m}", **res})
         print_rows(rows[-1:])
     return rows
 
@@ -135,18 +140,32 @@ def print_rows(rows):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, smoke run")
+    parser.add_argument("--sections", default="exact,sparse,dkl",
+                        help="comma-separated subset of exact,sparse,dkl; rows of the "
+                        "other sections are kept from the existing JSON")  # fmt: skip
     args = parser.parse_args()
+    sections = args.sections.split(",")
     warnings.simplefilter("ignore")
     sizes = [500] if args.quick else [500, 1000, 2000, 4000]
     sk_max = 500 if args.quick else 2000
     sparse_sizes = [20000] if args.quick else [50000, 100000]
     Xall, yall = synthetic(max(sizes), seed=0)
     Xt, yt = synthetic(1000, seed=1)
-    rows = exact_section(sizes, sk_max, Xall, yall, Xt, yt)
-    rows += sparse_section(sparse_sizes, Xt, yt, 128)
-    rows += digits_section(args.quick)
+    load = {"load_avg_1min_start": os.getloadavg()[0]}
+    rows = exact_section(sizes, sk_max, Xall, yall, Xt, yt) if "exact" in sections else []
+    rows += sparse_section(sparse_sizes, Xt, yt) if "sparse" in sections else []
+    rows += digits_section(args.quick) if "dkl" in sections else []
+    load["load_avg_1min_end"] = os.getloadavg()[0]
+    print(f"load average (1 min) at start {load['load_avg_1min_start']:.2f}, "
+          f"at end {load['load_avg_1min_end']:.2f}")
     out = Path(__file__).with_name("bench_gp_quick.json" if args.quick else "bench_gp.json")
-    out.write_text(json.dumps({"quick": args.quick, "rows": rows}, indent=1))
+    result = {"quick": args.quick, "rows": rows, "load": {args.sections: load}}
+    if out.exists() and set(sections) != {"exact", "sparse", "dkl"}:
+        old = json.loads(out.read_text())
+        kept = [r for r in old["rows"] if r["section"] not in sections]
+        result = {"quick": args.quick, "rows": kept + rows,
+                  "load": {**old.get("load", {}), args.sections: load}}  # fmt: skip
+    out.write_text(json.dumps(result, indent=1))
     print(f"wrote {out}")
 
 

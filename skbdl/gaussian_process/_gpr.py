@@ -1,5 +1,6 @@
 """GPRegressor: scikit-learn's GaussianProcessRegressor, computed in torch."""
 
+import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -28,7 +29,18 @@ from ._posterior import ExactPosterior, SparsePosterior, exact_lml, sgpr_lml
 # at n = 4000 takes about a minute on 2 cores (docs/benchmarks/RESULTS.md).
 EXACT_MAX_SAMPLES = 4000
 _SPARSE_MAX_ITER = 200
-_KMEANS_MAX_SAMPLES = 20000
+_KMEANS_MAX_SAMPLES = 10000
+# n_inducing="auto": at most 2048 inducing points, fewer beyond 10^5 rows so
+# that the O(n m^2) posterior stays near 4e11 flops (about a minute on one
+# core). At n = 100 000 (8-D benchmark) test NLL went -0.20 / -0.44 / -0.63 /
+# -0.73 for m = 256 / 512 / 1024 / 2048 (docs/benchmarks/RESULTS.md).
+_AUTO_INDUCING_MAX = 2048
+_AUTO_INDUCING_FLOPS = 4e11
+
+
+def auto_n_inducing(n):
+    """Inducing points used by ``n_inducing="auto"`` for ``n`` training rows."""
+    return int(min(n, _AUTO_INDUCING_MAX, math.sqrt(_AUTO_INDUCING_FLOPS / n)))
 
 
 class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
@@ -65,17 +77,23 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         Number of targets, used when predicting from the prior.
     inference : {"auto", "exact", "sgpr"}, default="auto"
         ``"exact"`` Cholesky inference; ``"sgpr"`` the inducing-point bound of
-        Titsias (2009) with ``n_inducing`` optimised inducing inputs;
+        Titsias (2009) with ``n_inducing`` inducing inputs;
         ``"auto"`` is exact up to ``EXACT_MAX_SAMPLES`` (4000) samples.
-    n_inducing : int, default=128
+    n_inducing : int or "auto", default="auto"
         Number of inducing points of the SGPR path. When it is at least
-        n_samples, the inducing inputs are all training inputs.
+        n_samples, the inducing inputs are all training inputs. ``"auto"``
+        uses ``min(n_samples, 2048, sqrt(4e11 / n_samples))``, which keeps
+        the O(n m^2) posterior at about a minute on one core.
     inducing_init : {"kmeans", "random"}, default="kmeans"
-        Initial inducing inputs: k-means centres or a random subset.
-    optimize_subset : int, default=5000
-        SGPR only: kernel hyper-parameters and inducing inputs are optimised
-        on a random subset of at most this many rows (each bound evaluation
-        costs O(n m^2)); the posterior then conditions on all rows.
+        Inducing inputs (initial ones, when optimised): k-means centres of
+        at most 10 000 rows, or a random subset of the rows.
+    optimize_subset : int, default=2000
+        SGPR only. Up to this many samples, the kernel hyper-parameters and
+        the inducing inputs are optimised jointly on the SGPR bound. Beyond
+        it, the hyper-parameters maximise the exact marginal likelihood of a
+        random subset of this many rows (Chalupka et al., 2013), the inducing
+        inputs stay at their initial values, and the SGPR posterior then
+        conditions on all rows.
     max_iter : int, default=None
         Maximum L-BFGS-B iterations; None means scipy's default for exact
         inference and 200 for SGPR.
@@ -146,7 +164,7 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         "copy_X_train": ["boolean"],
         "n_targets": [Interval(Integral, 1, None, closed="left"), None],
         "inference": [StrOptions({"auto", "exact", "sgpr"})],
-        "n_inducing": [Interval(Integral, 1, None, closed="left")],
+        "n_inducing": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "inducing_init": [StrOptions({"kmeans", "random"})],
         "optimize_subset": [Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left"), None],
@@ -165,9 +183,9 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         copy_X_train=True,
         n_targets=None,
         inference="auto",
-        n_inducing=128,
+        n_inducing="auto",
         inducing_init="kmeans",
-        optimize_subset=5000,
+        optimize_subset=2000,
         max_iter=None,
         device="cpu",
         random_state=None,
@@ -255,7 +273,7 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
 
     def _resolve_inference(self, n):
         if self.inference == "auto":
-            return "exact" if n <= max(EXACT_MAX_SAMPLES, self.n_inducing) else "sgpr"
+            return "exact" if n <= max(EXACT_MAX_SAMPLES, self._n_inducing(n)) else "sgpr"
         return self.inference
 
     def _device(self):
@@ -273,35 +291,36 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         return {"X": as_t(X), "Y": as_t(Y), "noise": as_t(noise), "device": dev}
 
     def _init_inducing(self, X):
-        n, m = X.shape[0], min(self.n_inducing, X.shape[0])
+        n, m = X.shape[0], self._n_inducing(X.shape[0])
         if m == n:
             return X.copy()
         if self.inducing_init == "random":
             return X[self._rng.choice(n, m, replace=False)]
         rows = X
-        if n > _KMEANS_MAX_SAMPLES:
-            rows = X[self._rng.choice(n, _KMEANS_MAX_SAMPLES, replace=False)]
+        n_rows = max(_KMEANS_MAX_SAMPLES, 4 * m)
+        if n > n_rows:
+            rows = X[self._rng.choice(n, n_rows, replace=False)]
         km = KMeans(n_clusters=m, n_init=1, max_iter=50, random_state=self._rng)
         return km.fit(rows).cluster_centers_
 
+    def _n_inducing(self, n):
+        if self.n_inducing == "auto":
+            return auto_n_inducing(n)
+        return min(self.n_inducing, n)
+
     def _fit_sgpr(self, tk, t, X):
-        """Optimise theta and Z on at most ``optimize_subset`` random rows,
-        then condition on all rows and report the bound on all rows."""
-        Z = self._init_inducing(X)
+        """Small n: optimise theta and Z jointly on the SGPR bound. Large n:
+        theta from the exact LML of ``optimize_subset`` random rows, Z fixed.
+        Then condition on all rows and report the bound on all rows."""
         n = X.shape[0]
-        if n > self.optimize_subset:
-            rows = torch.as_tensor(np.sort(self._rng.choice(n, self.optimize_subset, replace=False)))
-            sub = {k: (v[rows] if torch.is_tensor(v) else v) for k, v in t.items()}
-        else:
-            sub = t
-        Z = self._optimize(tk, sub, Z)
-        self._set_posterior(tk, t, Z)
-        if sub is not t:
-            with torch.no_grad():
-                theta = torch.as_tensor(self.kernel_.theta, device=t["device"])
-                Zt = torch.as_tensor(Z, device=t["device"])
-                lml = sgpr_lml(tk, theta, t["X"], t["Y"], Zt, t["noise"])
-            self.log_marginal_likelihood_value_ = float(lml)
+        if n <= self.optimize_subset:
+            Z = self._optimize(tk, t, self._init_inducing(X))
+            self._set_posterior(tk, t, Z)
+            return
+        rows = torch.as_tensor(np.sort(self._rng.choice(n, self.optimize_subset, replace=False)))
+        self._optimize(tk, {k: (v[rows] if torch.is_tensor(v) else v) for k, v in t.items()}, None)
+        self._set_posterior(tk, t, self._init_inducing(X))
+        self.log_marginal_likelihood_value_ = self._sgpr_bound
 
     def _lml_fn(self, tk, t, Z, n_theta):
         X, Y, noise = t["X"], t["Y"], t["noise"]
@@ -346,7 +365,9 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
             self.L_, alpha = post.L.cpu().numpy(), post.alpha
         else:
             Zt = torch.as_tensor(Z, device=t["device"])
-            post = SparsePosterior.from_sgpr(tk, theta, t["X"], t["Y"], Zt, t["noise"])
+            with torch.no_grad():
+                post = SparsePosterior.from_sgpr(tk, theta, t["X"], t["Y"], Zt, t["noise"])
+            self._sgpr_bound = post.bound
             self.inducing_points_ = Z
             self.L_ = post.L.cpu().numpy()
             self._sgpr_LB = post.LB.cpu().numpy()

@@ -137,6 +137,37 @@ def sgpr_lml(tk, theta, X, Y, Z, alpha, warn=False):
     return -0.5 * (t * (n * math.log(2.0 * math.pi) + logdet) + fit + t * trace)
 
 
+def sgpr_stats(tk, theta, X, Y, Z, alpha, warn=True, chunk=_CHUNK):
+    """The SGPR bound and posterior factors (L, LB, c) of ``sgpr_terms``,
+    accumulated over row chunks without autograd: B = I + sum_c A_c A_c^T.
+
+    O(n m^2) time and O(chunk m + m^2) memory, so the posterior can condition
+    on every training row (n = 10^5 and more) while the hyper-parameters were
+    optimised on a subset.
+    """
+    n, t = Y.shape
+    L = kuu_cholesky(tk, theta, Z, warn=warn)
+    B = torch.eye(Z.shape[0], dtype=Z.dtype, device=Z.device)
+    b = Z.new_zeros(Z.shape[0], t)
+    logdet_s = fit = trace = 0.0
+    for start in range(0, n, chunk):
+        x, y = X[start : start + chunk], Y[start : start + chunk]
+        s = alpha[start : start + chunk] + tk.noise_diag(theta, x)
+        A = torch.linalg.solve_triangular(L, tk(theta, Z, x), upper=False) / torch.sqrt(s)
+        ys = y / torch.sqrt(s)[:, None]
+        B.addmm_(A, A.T)
+        b.addmm_(A, ys)
+        logdet_s += float(torch.log(s).sum())
+        fit += float((ys * ys).sum())
+        trace += float((tk.diag(theta, x, same=False) / s).sum() - (A * A).sum())
+    LB = cholesky(B, "SGPR matrix B = I + A A^T", "alpha", warn)
+    c = torch.linalg.solve_triangular(LB, b, upper=False)
+    logdet = logdet_s + 2.0 * float(torch.log(torch.diagonal(LB)).sum())
+    fit -= float((c * c).sum())
+    bound = -0.5 * (t * (n * math.log(2.0 * math.pi) + logdet) + fit + t * trace)
+    return L, LB, c, bound
+
+
 class SparsePosterior:
     """q(f*) from inducing points Z with whitened q(v) = N(m, R^-1 R^-T) (SGPR)
     or q(v) = N(m, Ls Ls^T) (SVGP); u = L v with L L^T = k(Z, Z).
@@ -148,9 +179,12 @@ class SparsePosterior:
 
     @classmethod
     def from_sgpr(cls, tk, theta, X, Y, Z, alpha):
-        _, L, _, LB, c = sgpr_terms(tk, theta, X, Y, Z, alpha)
+        """The SGPR posterior; its ``bound`` attribute is the bound on all rows."""
+        L, LB, c, bound = sgpr_stats(tk, theta, X, Y, Z, alpha)
         m = torch.linalg.solve_triangular(LB.T, c, upper=True)  # B^-1 A S^-1/2 y
-        return cls(tk, theta, Z, L, m, LB=LB)
+        self = cls(tk, theta, Z, L, m, LB=LB)
+        self.bound = bound
+        return self
 
     def _project(self, xs):
         A = torch.linalg.solve_triangular(self.L, self.tk(self.theta, self.Z, xs), upper=False)
