@@ -213,3 +213,45 @@ def test_random_state_reproducible_and_global_rng_untouched():
         assert_allclose(a.fit(X, Y).predict(XS), b.fit(X, Y).predict(XS))
     assert torch.equal(state, torch.random.get_rng_state())
     assert np.array_equal(np_state, np.random.get_state()[1])
+
+
+def test_large_n_sgpr_subset_hyperparameters_and_chunked_bound():
+    import torch
+
+    from skbdl.gaussian_process._kernels import TorchKernel
+    from skbdl.gaussian_process._posterior import sgpr_lml, sgpr_stats
+
+    rng = np.random.RandomState(2)
+    Xb = rng.uniform(-3, 3, (400, 2))
+    yb = np.sin(Xb[:, 0]) + 0.1 * rng.randn(400)
+    kernel = C(1.0) * RBF([1.0, 1.0]) + WhiteKernel(0.1)
+    gpr = GPRegressor(kernel, inference="sgpr", n_inducing=30, optimize_subset=100, random_state=0)
+    gpr.fit(Xb, yb)
+    assert gpr.inducing_points_.shape == (30, 2) and gpr.score(Xb, yb) > 0.95
+    t = lambda a: torch.as_tensor(a, dtype=torch.float64)  # noqa: E731
+    tk, theta = TorchKernel(gpr.kernel_), t(gpr.kernel_.theta)
+    args = (tk, theta, t(Xb), t(gpr.y_train_[:, None]), t(gpr.inducing_points_), t(np.full(400, 1e-10)))
+    bound = float(sgpr_lml(*args))
+    assert_allclose(gpr.log_marginal_likelihood_value_, bound, rtol=1e-9)
+    assert_allclose(sgpr_stats(*args, chunk=7)[3], bound, rtol=1e-9)
+    assert GPRegressor(inference="sgpr").fit(Xb[:50], yb[:50]).inducing_points_.shape == (50, 2)
+
+
+def test_squared_distance_gradient_matches_autograd():
+    import torch
+
+    from skbdl.gaussian_process._kernels import _sqdist
+
+    A = torch.randn(6, 3, dtype=torch.float64, requires_grad=True)
+    B = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
+    G = torch.randn(6, 4, dtype=torch.float64)
+    naive = ((A[:, None] - B[None]) ** 2).sum(-1)
+    expected = torch.autograd.grad((naive * G).sum(), (A, B))
+    got = torch.autograd.grad((_sqdist(A, B, False) * G).sum(), (A, B))
+    for e, g in zip(expected, got):
+        assert_allclose(g.numpy(), e.numpy(), rtol=1e-10, atol=1e-12)
+    Gs = torch.randn(6, 6, dtype=torch.float64)
+    naive = ((A[:, None] - A[None]) ** 2).sum(-1)
+    (e,) = torch.autograd.grad((naive * Gs).sum(), A)
+    (g,) = torch.autograd.grad((_sqdist(A, A, True) * Gs).sum(), A)
+    assert_allclose(g.numpy(), e.numpy(), rtol=1e-10, atol=1e-12)
