@@ -10,12 +10,11 @@ from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.cluster import KMeans
 from sklearn.gaussian_process.kernels import RBF, Kernel, WhiteKernel
 from sklearn.gaussian_process.kernels import ConstantKernel as C
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ..utils._sklearn import Interval, StrOptions, _fit_context, validate_data
-from ..utils._torch import draw_seed, make_generator, seeded
+from ..utils._torch import draw_seed, local_random_state, make_generator, seeded
 from ._base import GPPredictMixin
 from ._kernels import TorchKernel
 from ._linalg import gp_threads
@@ -202,7 +201,7 @@ class DeepKernelRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         """
         default = C(1.0) * RBF(1.0) + WhiteKernel(0.1)
         self.kernel_ = default if self.kernel is None else clone(self.kernel)
-        rng = check_random_state(self.random_state)
+        rng = local_random_state(self.random_state)
         tk = TorchKernel(self.kernel_)
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=np.float64)
         if any(int(h) < 1 for h in self.hidden_layer_sizes):

@@ -9,7 +9,6 @@ from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.cluster import KMeans
 from sklearn.gaussian_process.kernels import RBF, Kernel
 from sklearn.gaussian_process.kernels import ConstantKernel as C
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils._sklearn import (
@@ -19,6 +18,7 @@ from ..utils._sklearn import (
     check_kernel_bounds,
     validate_data,
 )
+from ..utils._torch import local_random_state
 from ._base import GPPredictMixin
 from ._kernels import TorchKernel
 from ._linalg import gp_threads
@@ -223,7 +223,7 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
             The fitted estimator.
         """
         self.kernel_ = C(1.0) * RBF(1.0) if self.kernel is None else clone(self.kernel)
-        self._rng = check_random_state(self.random_state)
+        self._rng = local_random_state(self.random_state)
         tk = TorchKernel(self.kernel_)
         X, y = validate_data(
             self, X, y, multi_output=True, y_numeric=True, dtype=np.float64

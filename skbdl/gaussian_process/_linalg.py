@@ -12,8 +12,9 @@ from threadpoolctl import ThreadpoolController
 from ..utils._torch import get_num_threads, torch_threads
 
 _MAX_TRIES = 6
-# From this many rows a GP uses two threads (torch and SciPy's BLAS) when the
-# machine has a spare core. Measured per LML gradient (8-D ARD RBF, load 1.1-
+# From this many rows a GP uses two threads (torch and SciPy's BLAS). The
+# choice depends on n and the core count only, never on the current load, so
+# the same data and random_state give the same fit (DESIGN 1.5). Measured per LML gradient (8-D ARD RBF, load 1.1-
 # 1.4 on 2 cores): n = 500 0.025 s (1 thread) vs 0.072 s (2); n = 1000 0.084
 # vs 0.152; n = 2000 0.52 vs 0.36. At load 5-9, two threads were 2.4x (n =
 # 2000) to 10x (n = 1000) slower than one (spinning threads preempted).
@@ -25,13 +26,12 @@ def gp_num_threads(n):
     """Threads for GP linear algebra on ``n`` rows.
 
     ``SKBDL_NUM_THREADS`` wins. Otherwise one thread, or two from
-    ``_MULTI_THREAD_MIN_ROWS`` rows when the 1-minute load average leaves a
-    core free. The thread count changes results only by rounding.
+    ``_MULTI_THREAD_MIN_ROWS`` rows on a machine with at least two cores.
+    On a machine busy with other work, set ``SKBDL_NUM_THREADS=1``.
     """
     if os.environ.get("SKBDL_NUM_THREADS"):
         return get_num_threads()
-    n_cpu = os.cpu_count() or 1
-    if n < _MULTI_THREAD_MIN_ROWS or n_cpu < 2 or os.getloadavg()[0] >= n_cpu - 0.5:
+    if n < _MULTI_THREAD_MIN_ROWS or (os.cpu_count() or 1) < 2:
         return get_num_threads()
     return 2
 
