@@ -146,8 +146,13 @@ class Curvature:
                 lam = g[0].transpose(1, 2) @ g[0]
                 a = inputs[0]
                 k, d = lam.shape[1], a.shape[1]
-                prod = (lam[:, :, :, None] * a[:, None, None, :]).reshape(len(a), -1)
-                self.H += (prod.T @ a).reshape(k, k, d, d).permute(0, 2, 1, 3).reshape(k * d, k * d)
+                H = self.H.view(k, d, k, d)
+                for c in range(k):  # one GEMM per block of the symmetric (c, c') pairs
+                    for c2 in range(c, k):
+                        block = a.T @ (lam[:, c, c2, None] * a)
+                        H[c, :, c2] += block
+                        if c2 != c:
+                            H[c2, :, c] += block
             else:
                 rows = _jacobian_rows(inputs, g)
                 self.H += rows.T @ rows

@@ -355,15 +355,14 @@ class Laplace(BaseInference):
             inputs, g, f = self._factors(X, lik=False)
         if self._task == "regression":
             y = y.to(f.dtype)
-        posterior = evidence.posterior
+        variance = evidence.posterior.variance_fn(inputs, g)
         chosen = {}
 
         def heldout_nll(log_delta):
             log_s = best_log_s(evidence, log_delta) if tune_s else log_s0
             chosen[float(log_delta)] = log_s
             delta = torch.full((len(self._theta),), math.exp(log_delta), dtype=torch.float64)
-            posterior.set(delta, math.exp(log_s))
-            var = posterior.latent_var(inputs, g)
+            var = variance(delta, math.exp(log_s))
             mean = f
             if hasattr(evidence, "mode"):
                 mean = inputs[0] @ evidence.mode(torch.tensor(log_delta), torch.tensor(log_s))

@@ -24,7 +24,14 @@ class FullPosterior:
     def __init__(self, curvature):
         self.shapes = curvature.shapes
         self.H = curvature.H
-        self._eig = torch.linalg.eigvalsh(self.H).clamp_min(0.0)
+        self._eig_cache = None
+
+    @property
+    def _eig(self):
+        """Eigenvalues of ``H`` (computed once, by whichever path needs them first)."""
+        if self._eig_cache is None:
+            self._eig_cache = torch.linalg.eigvalsh(self.H).clamp_min(0.0)
+        return self._eig_cache
 
     def log_det_ratio(self, delta, s):
         """``log det(s H + D) - log det(D)``, differentiable in delta and s."""
@@ -60,6 +67,32 @@ class FullPosterior:
                           for a, gl in zip(inputs, g)], 2)
         return ((rows @ self.cov.to(rows.dtype)) * rows).sum(-1)
 
+    def variance_fn(self, inputs, g):
+        """``(delta, s) -> latent_var(inputs, g)`` for one shared precision.
+
+        The Jacobian rows are projected once on the eigenvectors of ``H``;
+        each call is then a weighted sum, not a Cholesky of the precision, so
+        a held-out search over ``delta`` costs one eigendecomposition.
+        """
+        eig, vec = torch.linalg.eigh(self.H)
+        eig = self._eig_cache = eig.clamp_min(0.0)
+        if g is None:
+            (o, i), = self.shapes
+            proj = torch.einsum("nj,cjk->nck", inputs[0].to(_DTYPE),
+                                vec.reshape(o, i, -1)) ** 2
+        else:
+            rows = torch.cat([torch.einsum("nco,nj->ncoj", gl, a).flatten(2)
+                              for a, gl in zip(inputs, g)], 2)
+            proj = (rows.to(_DTYPE) @ vec) ** 2
+        return lambda delta, s: proj @ (1.0 / (s * eig + delta[0]))
+
+
+def _generic_variance_fn(posterior, inputs, g):
+    def variance(delta, s):
+        posterior.set(delta, s)
+        return posterior.latent_var(inputs, g)
+    return variance
+
 
 class KronPosterior:
     """Block-diagonal precision, one ``s B (x) A + delta I`` block per layer.
@@ -89,6 +122,10 @@ class KronPosterior:
             z = torch.randn(n_samples, *var.shape, generator=generator, dtype=_DTYPE)
             out.append(qb @ (z * var.sqrt()) @ qa.T)
         return out
+
+    def variance_fn(self, inputs, g):
+        """``(delta, s) -> latent_var(inputs, g)``; ``set`` is cheap here."""
+        return _generic_variance_fn(self, inputs, g)
 
     def latent_var(self, inputs, g):
         total = 0.0
@@ -120,6 +157,10 @@ class DiagPosterior:
     def sample(self, n_samples, generator):
         return [torch.randn(n_samples, *var.shape, generator=generator, dtype=_DTYPE)
                 * var.sqrt() for var in self._var]
+
+    def variance_fn(self, inputs, g):
+        """``(delta, s) -> latent_var(inputs, g)``; ``set`` is cheap here."""
+        return _generic_variance_fn(self, inputs, g)
 
     def latent_var(self, inputs, g):
         total = 0.0

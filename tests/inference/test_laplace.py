@@ -93,6 +93,22 @@ def test_ggn_full_and_diag_match_autograd(subset):
     torch.testing.assert_close(got_diag, expected.diagonal(), atol=1e-8, rtol=1e-6)
 
 
+@pytest.mark.parametrize("subset", ["last_layer", "all"])
+def test_full_variance_fn_equals_the_cholesky_posterior(subset):
+    """The eigen-projected held-out variance equals set() + latent_var()."""
+    la = Laplace(subset, "full", prior_precision=1.0).fit(
+        _problem(X_CLF, Y_CLF, "classification", hidden=(5,), n_outputs=3))
+    X = torch.as_tensor(X_CLF[:9]).double()
+    inputs, g, _ = la._factors(X, lik=False)
+    variance = la._posterior.variance_fn(inputs, g)
+    for delta in [0.3, 4.0, 50.0]:
+        d = torch.full((len(la._theta),), delta, dtype=torch.float64)
+        fast = variance(d, 1.0)
+        la._posterior.set(d, 1.0)
+        torch.testing.assert_close(fast, la._posterior.latent_var(inputs, g), rtol=1e-9,
+                                   atol=1e-12)
+
+
 @pytest.mark.parametrize("subset,hidden", [("last_layer", (6,)), ("all", ())])
 def test_kron_equals_full_for_one_output_and_one_layer(subset, hidden):
     problem = _problem(X_LIN, Y_LIN, "regression", hidden=hidden)
