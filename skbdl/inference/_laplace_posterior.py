@@ -103,18 +103,35 @@ class KronPosterior:
     Kronecker-factored precision at any ``delta`` and ``s``.
     """
 
-    def __init__(self, curvature):
+    def __init__(self, curvature, zellner_ridge=None):
         self.shapes = curvature.shapes
         self._eigA = [torch.linalg.eigh(A) for A in curvature.A]
         self._eigB = [torch.linalg.eigh(B) for B in curvature.B]
         self._ab = [torch.outer(b.clamp_min(0), a.clamp_min(0))
                     for (b, _), (a, _) in zip(self._eigB, self._eigA)]
+        # prior precision delta * (I (x) P) with P diagonal in A's eigenbasis:
+        # P = I (isotropic) or P = A + ridge I (Zellner's g-prior)
+        self._p = [torch.ones(1, len(a), dtype=_DTYPE) for a, _ in self._eigA]
+        if zellner_ridge is not None:
+            self._p = [(a.clamp_min(0) + zellner_ridge * a.clamp_min(0).mean())[None, :]
+                       for a, _ in self._eigA]
+
+    def prior_sq_norms(self, theta):
+        """``vec(W_l)^T (I (x) P_l) vec(W_l)`` of each layer, shape (n_layers,)."""
+        return torch.stack([(((t @ qa) ** 2) * p).sum()
+                            for t, (_, qa), p in zip(theta, self._eigA, self._p)])
+
+    def prior_matrix(self, layer=-1):
+        """``P`` of one layer as a dense (in, in) matrix."""
+        _, qa = self._eigA[layer]
+        return (qa * self._p[layer]) @ qa.T
 
     def log_det_ratio(self, delta, s):
-        return sum(torch.log1p(s * ab / d).sum() for ab, d in zip(self._ab, delta))
+        return sum(torch.log1p(s * ab / (d * p)).sum()
+                   for ab, d, p in zip(self._ab, delta, self._p))
 
     def set(self, delta, s):
-        self._var = [1.0 / (s * ab + d) for ab, d in zip(self._ab, delta)]
+        self._var = [1.0 / (s * ab + d * p) for ab, d, p in zip(self._ab, delta, self._p)]
 
     def sample(self, n_samples, generator):
         out = []

@@ -114,10 +114,18 @@ class LinearGaussianEvidence(Evidence):
     V^T`` and ``b = V^T Phi^T y`` the mode is ``V (s b / (s lam + delta))`` and
     every term of the evidence is a sum over the eigenvalues (Bishop, 2006,
     eq. 3.86), so it is maximised exactly, not at the MAP of another prior.
+    A prior precision ``delta P`` (Zellner's g-prior) is the isotropic case
+    for the whitened features ``P^(-1/2) phi``.
     """
 
-    def __init__(self, posterior, gram, phi_y, y_y, n_rows):
+    def __init__(self, posterior, gram, phi_y, y_y, n_rows, prior_matrix=None):
         super().__init__(posterior, None, None, 0.0, n_rows)
+        self._whiten = None
+        if prior_matrix is not None:  # prior precision delta * P: whiten by P^(-1/2)
+            p, q = torch.linalg.eigh(prior_matrix)
+            self._whiten = (q / p.sqrt()) @ q.T
+            gram = self._whiten @ gram @ self._whiten
+            phi_y = self._whiten @ phi_y
         self._lam, self._V = torch.linalg.eigh(gram)
         self._lam = self._lam.clamp_min(0.0)
         self._b = self._V.T @ phi_y
@@ -126,7 +134,8 @@ class LinearGaussianEvidence(Evidence):
     def mode(self, log_delta, log_s):
         """Posterior mean of the head weights, shape (n_features + 1,)."""
         s, delta = torch.exp(log_s), torch.exp(log_delta).reshape(-1)[0]
-        return self._V @ (s * self._b / (s * self._lam + delta))
+        w = self._V @ (s * self._b / (s * self._lam + delta))
+        return w if self._whiten is None else self._whiten @ w
 
     def __call__(self, log_delta, log_s):
         s, delta = torch.exp(log_s), torch.exp(log_delta).reshape(-1)[0]

@@ -15,6 +15,7 @@ CONFIGS = [
     Laplace("all", "diag", pred_type="nn", n_samples=16),
     Laplace("all", "full", prior_precision=1.0),
     Laplace("all", "kron", prior_precision="online", prior_structure="layerwise"),
+    Laplace("last_layer", "kron", prior_precision="marglik", prior_covariance="zellner"),
 ]
 ESTIMATORS = [
     # Same small training settings as tests/neural_network/test_estimator_checks.py.
