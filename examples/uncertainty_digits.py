@@ -6,7 +6,6 @@ seen (0-4) and digits it has never seen (5-9). A plain network is confidently
 wrong on the unseen digits; the ensemble's epistemic uncertainty flags them.
 """
 
-import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.preprocessing import StandardScaler
 

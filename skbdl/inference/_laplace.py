@@ -7,6 +7,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
+from scipy.optimize import minimize_scalar
 
 from ..neural_network._module import ACTIVATIONS, stacked_forward
 from ..utils._sklearn import Interval, StrOptions
@@ -24,6 +25,7 @@ from ._curvature import (
 from ._laplace_online import OnlineEnergy, OnlineMarglik
 from ._laplace_posterior import POSTERIORS
 from ._laplace_tuning import (
+    _LOG_S_BOUNDS,
     Evidence,
     LinearGaussianEvidence,
     best_log_s,
@@ -33,6 +35,7 @@ from ._laplace_tuning import (
 
 _CHUNK_FLOATS = 2**22
 _ZELLNER_RIDGE = 1e-3
+_VAR_BLOCK_ROWS = 1024
 
 
 class Laplace(BaseInference):
@@ -77,10 +80,14 @@ class Laplace(BaseInference):
         with its leverage in the layer's input space rather than with its
         norm (Notes). Requires ``hessian="kron"`` and is a post-hoc prior:
         not with ``prior_precision="online"``.
-    sigma_noise : float or "marglik", default="marglik"
+    sigma_noise : float or {"auto", "marglik"}, default="auto"
         Homoscedastic regression: observation noise std in the units of the
-        standardised targets, fixed, or maximising the log marginal
-        likelihood. Ignored for classification and heteroscedastic noise.
+        standardised targets. A float fixes it; ``"marglik"`` maximises the
+        log marginal likelihood at each ``delta``; ``"auto"`` does the same,
+        except with ``prior_precision="holdout"``, where ``delta`` and the
+        noise together minimise the held-out negative log predictive density
+        (the training residuals of a network that fits its rows understate
+        the noise). Ignored for classification and heteroscedastic noise.
     validation_fraction : float, default=0.1
         Share of rows held out when ``prior_precision="holdout"``.
     pred_type : {"glm", "nn"}, default="glm"
@@ -199,7 +206,8 @@ class Laplace(BaseInference):
                             StrOptions({"holdout", "marglik", "online"})],
         "prior_structure": [StrOptions({"scalar", "layerwise"})],
         "prior_covariance": [StrOptions({"isotropic", "zellner"})],
-        "sigma_noise": [Interval(Real, 0, None, closed="neither"), StrOptions({"marglik"})],
+        "sigma_noise": [Interval(Real, 0, None, closed="neither"),
+                        StrOptions({"auto", "marglik"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "pred_type": [StrOptions({"glm", "nn"})],
         "link": [StrOptions({"probit", "mc"})],
@@ -213,7 +221,7 @@ class Laplace(BaseInference):
 
     def __init__(self, subset="last_layer", hessian="kron", *, prior_precision="holdout",
                  prior_structure="scalar", prior_covariance="isotropic",
-                 sigma_noise="marglik", validation_fraction=0.1,
+                 sigma_noise="auto", validation_fraction=0.1,
                  pred_type="glm", link="probit", n_samples=100, max_memory_mb=1024,
                  online_burnin=10, online_frequency=5, online_steps=50, online_lr=0.1):
         self.subset = subset
@@ -267,7 +275,7 @@ class Laplace(BaseInference):
         log_delta = torch.full((n_delta,), math.log(delta0), dtype=torch.float64)
         energy = OnlineEnergy(train.prior, self._first, log_delta)
         homoscedastic = self._task == "regression" and not self._hetero
-        noise = homoscedastic and self.sigma_noise == "marglik"
+        noise = homoscedastic and self.sigma_noise in ("auto", "marglik")
         fixed = None
         if not homoscedastic:
             fixed = 0.0
@@ -380,7 +388,7 @@ class Laplace(BaseInference):
     # -------------------------------------------------------------- tuning
     def _tune(self, evidence, problem, valid):
         """(log delta per prior group, log s) following the parameters."""
-        tune_s = evidence.rss is not None and self.sigma_noise == "marglik"
+        tune_s = evidence.rss is not None and self.sigma_noise in ("auto", "marglik")
         if evidence.rss is None:
             log_s0 = 0.0
         elif tune_s:
@@ -397,17 +405,36 @@ class Laplace(BaseInference):
         return maximize_evidence(evidence, log_delta0, log_s0, tune_s)
 
     def _tune_holdout(self, evidence, valid, tune_s, log_s0):
+        objective = self._heldout_objective(evidence, valid)
+        chosen = {}
+
+        def heldout_nll(log_delta, log_s=None):
+            if log_s is None and not tune_s:
+                log_s = log_s0
+            elif log_s is None and self.sigma_noise == "auto":  # noise on held-out rows too
+                log_s = float(minimize_scalar(lambda ls: objective(log_delta, ls),
+                                              bounds=_LOG_S_BOUNDS, method="bounded",
+                                              options={"xatol": 1e-3}).x)
+            elif log_s is None:
+                log_s = best_log_s(evidence, log_delta)
+            chosen[float(log_delta)] = log_s
+            return objective(log_delta, log_s)
+
+        log_delta = minimize_holdout(heldout_nll)
+        if log_delta not in chosen:
+            heldout_nll(log_delta)
+        return np.array([log_delta]), chosen[log_delta]
+
+    def _heldout_objective(self, evidence, valid):
+        """``(log delta, log s) -> mean held-out negative log predictive density``."""
         X, y = valid
         with torch.no_grad():
             inputs, g, f = self._factors(X, lik=False)
         if self._task == "regression":
             y = y.to(f.dtype)
         variance = evidence.posterior.variance_fn(inputs, g)
-        chosen = {}
 
-        def heldout_nll(log_delta):
-            log_s = best_log_s(evidence, log_delta) if tune_s else log_s0
-            chosen[float(log_delta)] = log_s
+        def heldout_nll(log_delta, log_s):
             delta = torch.full((len(self._theta),), math.exp(log_delta), dtype=torch.float64)
             var = variance(delta, math.exp(log_s))
             mean = f
@@ -422,11 +449,7 @@ class Laplace(BaseInference):
             return float(0.5 * (torch.log(2 * math.pi * total)
                                 + (y - mean[:, 0]) ** 2 / total).mean())
 
-        log_delta = minimize_holdout(heldout_nll)
-        log_s = chosen.get(log_delta)
-        if log_s is None:
-            log_s = best_log_s(evidence, log_delta) if tune_s else log_s0
-        return np.array([log_delta]), log_s
+        return heldout_nll
 
     def _set_hypers(self, evidence, log_delta, log_s):
         log_delta = torch.as_tensor(np.asarray(log_delta, dtype=float))
@@ -435,7 +458,7 @@ class Laplace(BaseInference):
             self.log_marginal_likelihood_ = float(
                 evidence(log_delta, torch.tensor(log_s, dtype=torch.float64)))
         evidence.posterior.set(delta, math.exp(log_s))
-        self._posterior = evidence.posterior
+        self._posterior, self._evidence = evidence.posterior, evidence
         self.prior_precision_ = torch.exp(log_delta).numpy()
         self.sigma_noise_ = None
         if evidence.rss is not None:
@@ -457,8 +480,10 @@ class Laplace(BaseInference):
             if self.subset == "last_layer":  # one forward: features, then head
                 phi = m.features(X)
                 mean = m.add_noise_column(m.head(phi))
-                # float64, as below: the g-prior's leverages span many decades
-                var = self._posterior.latent_var([_augment(phi).double()], None)
+                # float64, as below; in cache-sized blocks, which makes it as
+                # fast as one float32 pass over the whole chunk
+                var = torch.cat([self._posterior.latent_var([_augment(p).double()], None)
+                                 for p in phi.split(_VAR_BLOCK_ROWS)])
             else:
                 mean = m(X)
                 rows = len(X)

@@ -34,9 +34,11 @@ class BayesianMLPClassifier(ClassifierMixin, BaseBayesianMLP):
     activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
         Activation of the hidden layers.
     method : str or inference object, default="map"
-        ``"map"``, ``"ensemble"``, ``"mc_dropout"`` (any key of
+        ``"map"``, ``"laplace"``, ``"ensemble"``, ``"mc_dropout"`` (any key of
         ``skbdl.inference.METHODS``) or an instance such as
-        ``skbdl.inference.Ensemble(n_members=5)``.
+        ``skbdl.inference.Ensemble(n_members=5)``. The default is ``"map"``:
+        on digits no tuned Laplace improved on its accuracy, NLL or OOD
+        confidence (docs/benchmarks/RESULTS.md).
     prior : None, float or prior object, default=None
         Prior over the weights. None is ``GaussianPrior(scale=1.0)``; a float
         is the scale of a Gaussian prior; or an object from

@@ -6,7 +6,6 @@ from scipy.stats import norm
 from sklearn.base import RegressorMixin
 from sklearn.utils import Bunch
 
-from ..utils._sklearn import Interval
 from ..utils._torch import draw_seed, local_random_state, make_generator, to_numpy
 from ._base import BaseBayesianMLP
 
@@ -42,9 +41,14 @@ class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
         Widths of the hidden layers.
     activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
         Activation of the hidden layers.
-    method : str or inference object, default="map"
-        ``"map"``, ``"ensemble"``, ``"mc_dropout"`` (any key of
+    method : str or inference object, default="laplace"
+        ``"laplace"``, ``"map"``, ``"ensemble"``, ``"mc_dropout"`` (any key of
         ``skbdl.inference.METHODS``) or an instance of one of those classes.
+        The default, ``Laplace()``, is exact Bayesian linear regression on
+        the last hidden layer's features, with the prior precision and the
+        noise chosen on 10 % held-out rows: on diabetes, Friedman #1 and a
+        sinusoid it had a lower test NLL, and 90 % intervals closer to 90 %
+        coverage, than ``"map"`` (docs/benchmarks/RESULTS.md).
     prior : None, float or prior object, default=None
         Prior over the weights. None is ``GaussianPrior(scale=1.0)``; a float
         is the scale of a Gaussian prior.
@@ -111,7 +115,7 @@ class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
         "heteroscedastic": ["boolean"],
     }
 
-    def __init__(self, hidden_layer_sizes=(100,), *, activation="relu", method="map",
+    def __init__(self, hidden_layer_sizes=(100,), *, activation="relu", method="laplace",
                  prior=None, heteroscedastic=False, max_epochs=200, batch_size="auto",
                  lr=1e-3, n_samples=None, early_stopping=False, validation_fraction=0.1,
                  n_iter_no_change=10, device="cpu", random_state=None, verbose=0):

@@ -186,6 +186,25 @@ def test_holdout_prior_precision_is_reproducible():
     np.testing.assert_array_equal(a.predict_proba(X_CLF), b.predict_proba(X_CLF))
 
 
+@pytest.mark.parametrize("subset", ["last_layer", "all"])
+def test_holdout_noise_and_precision_minimise_the_heldout_nll(subset):
+    """``sigma_noise="auto"``: (delta, sigma) is a joint minimum of the held-out
+    NLL, at or below the NLL with the evidence-maximising noise."""
+    from skbdl.inference._laplace_tuning import best_log_s
+
+    rs = np.random.RandomState(3)
+    X = rs.uniform(-2, 2, (120, 2)).astype(np.float32)
+    y = (np.sin(2 * X[:, 0]) * X[:, 1] + 0.2 * rs.randn(120)).astype(np.float32)
+    problem = _problem(X, y, "regression", hidden=(32,), epochs=150)
+    la = Laplace(subset).fit(problem)
+    objective = la._heldout_objective(la._evidence, la._split(problem)[1])
+    ld, ls = float(np.log(la.prior_precision_[0])), -2.0 * np.log(la.sigma_noise_)
+    best = objective(ld, ls)
+    for d_ld, d_ls in [(0, 0.1), (0, -0.1), (0.3, 0), (-0.3, 0), (0.3, 0.1), (-0.3, -0.1)]:
+        assert objective(ld + d_ld, ls + d_ls) >= best - 1e-9
+    assert objective(ld, best_log_s(la._evidence, ld)) >= best - 1e-9
+
+
 def _online(problem, subset="all", **kw):
     la = Laplace(subset, "kron", prior_precision="online", prior_structure="layerwise",
                  online_burnin=5, online_frequency=5, **kw)

@@ -229,7 +229,7 @@ def test_gaussian_prior_map_is_ridge():
     n, s = 200, 0.05
     x = r.normal(size=(n, 3))
     y = x @ [1.0, -2.0, 0.5] + 0.3 + 0.5 * r.randn(n)
-    reg = BayesianMLPRegressor(hidden_layer_sizes=(), prior=GaussianPrior(scale=s),
+    reg = BayesianMLPRegressor(hidden_layer_sizes=(), method="map", prior=GaussianPrior(scale=s),
                                batch_size=n, max_epochs=3000, lr=1e-2,
                                random_state=0).fit(x, y)
     module = reg.method_.module_
