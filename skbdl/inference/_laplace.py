@@ -36,6 +36,7 @@ from ._laplace_tuning import (
 _CHUNK_FLOATS = 2**22
 _ZELLNER_RIDGE = 1e-3
 _VAR_BLOCK_ROWS = 1024
+_MIN_NOISE_ROWS = 20  # fewer held-out residuals do not pin down a noise level
 
 
 class Laplace(BaseInference):
@@ -84,10 +85,11 @@ class Laplace(BaseInference):
         Homoscedastic regression: observation noise std in the units of the
         standardised targets. A float fixes it; ``"marglik"`` maximises the
         log marginal likelihood at each ``delta``; ``"auto"`` does the same,
-        except with ``prior_precision="holdout"``, where ``delta`` and the
-        noise together minimise the held-out negative log predictive density
-        (the training residuals of a network that fits its rows understate
-        the noise). Ignored for classification and heteroscedastic noise.
+        except with ``prior_precision="holdout"`` and at least 20 held-out
+        rows, where ``delta`` and the noise together minimise the held-out
+        negative log predictive density (the training residuals of a network
+        that fits its rows understate the noise). Ignored for
+        classification and heteroscedastic noise.
     validation_fraction : float, default=0.1
         Share of rows held out when ``prior_precision="holdout"``.
     pred_type : {"glm", "nn"}, default="glm"
@@ -406,12 +408,13 @@ class Laplace(BaseInference):
 
     def _tune_holdout(self, evidence, valid, tune_s, log_s0):
         objective = self._heldout_objective(evidence, valid)
+        heldout_noise = self.sigma_noise == "auto" and len(valid[1]) >= _MIN_NOISE_ROWS
         chosen = {}
 
         def heldout_nll(log_delta, log_s=None):
             if log_s is None and not tune_s:
                 log_s = log_s0
-            elif log_s is None and self.sigma_noise == "auto":  # noise on held-out rows too
+            elif log_s is None and heldout_noise:  # noise on the held-out rows too
                 log_s = float(minimize_scalar(lambda ls: objective(log_delta, ls),
                                               bounds=_LOG_S_BOUNDS, method="bounded",
                                               options={"xatol": 1e-3}).x)
