@@ -88,7 +88,8 @@ class Laplace(BaseInference):
         except with ``prior_precision="holdout"`` and at least 20 held-out
         rows, where ``delta`` and the noise together minimise the held-out
         negative log predictive density (the training residuals of a network
-        that fits its rows understate the noise). Ignored for
+        that fits its rows understate the noise; the noise is searched for
+        each candidate ``delta``, on the held-out rows only). Ignored for
         classification and heteroscedastic noise.
     validation_fraction : float, default=0.1
         Share of rows held out when ``prior_precision="holdout"``.
@@ -125,7 +126,9 @@ class Laplace(BaseInference):
     loss_curve_ : list of float
         Training energy per epoch.
     prior_precision_ : ndarray of shape (n_deltas,)
-        Prior precision used (one value, or one per layer).
+        Prior precision used (one value, or one per layer); with
+        ``prior_covariance="zellner"`` the scale ``delta`` of
+        ``delta (I (x) (A + r I))``.
     sigma_noise_ : float or None
         Observation noise std (standardised units) of homoscedastic regression.
     log_marginal_likelihood_ : float
@@ -442,7 +445,8 @@ class Laplace(BaseInference):
             var = variance(delta, math.exp(log_s))
             mean = f
             if hasattr(evidence, "mode"):
-                mean = inputs[0] @ evidence.mode(torch.tensor(log_delta), torch.tensor(log_s))
+                mean = inputs[0] @ evidence.mode(torch.tensor(log_delta, dtype=torch.float64),
+                                                 torch.tensor(log_s, dtype=torch.float64))
                 mean = mean[:, None]
             if self._task == "classification":
                 scaled = f / torch.sqrt(1.0 + math.pi / 8.0 * var)

@@ -11,6 +11,7 @@ marginal variance of the linearised latent output.
 import torch
 
 _DTYPE = torch.float64
+_PROJ_FLOATS = 2**24  # 128 MB of float64 for the held-out eigen-projection
 
 
 def _per_param(delta, shapes):
@@ -68,12 +69,18 @@ class FullPosterior:
         return ((rows @ self.cov.to(rows.dtype)) * rows).sum(-1)
 
     def variance_fn(self, inputs, g):
-        """``(delta, s) -> latent_var(inputs, g)`` for one shared precision.
+        """``(delta, s) -> latent_var(inputs, g)``.
 
-        The Jacobian rows are projected once on the eigenvectors of ``H``;
-        each call is then a weighted sum, not a Cholesky of the precision, so
-        a held-out search over ``delta`` costs one eigendecomposition.
+        For one shared precision the Jacobian rows are projected once on the
+        eigenvectors of ``H``; each call is then a weighted sum, not a
+        Cholesky of the precision, so a held-out search over ``delta`` costs
+        one eigendecomposition. Per-layer precisions, or projections larger
+        than ``_PROJ_FLOATS``, go through ``set`` and ``latent_var``.
         """
+        n, k = len(inputs[0]), self.shapes[-1][0]
+        if n * k * self.H.shape[0] > _PROJ_FLOATS:
+            return _generic_variance_fn(self, inputs, g)
+        generic = _generic_variance_fn(self, inputs, g)
         eig, vec = torch.linalg.eigh(self.H)
         eig = self._eig_cache = eig.clamp_min(0.0)
         if g is None:
@@ -84,7 +91,12 @@ class FullPosterior:
             rows = torch.cat([torch.einsum("nco,nj->ncoj", gl, a).flatten(2)
                               for a, gl in zip(inputs, g)], 2)
             proj = (rows.to(_DTYPE) @ vec) ** 2
-        return lambda delta, s: proj @ (1.0 / (s * eig + delta[0]))
+
+        def variance(delta, s):
+            if not bool((delta == delta[0]).all()):
+                return generic(delta, s)
+            return proj @ (1.0 / (s * eig + delta[0]))
+        return variance
 
 
 def _generic_variance_fn(posterior, inputs, g):
@@ -95,12 +107,14 @@ def _generic_variance_fn(posterior, inputs, g):
 
 
 class KronPosterior:
-    """Block-diagonal precision, one ``s B (x) A + delta I`` block per layer.
+    """Block-diagonal precision, one ``s B (x) A + delta (I (x) P)`` block per layer.
 
-    With ``A = Q_A diag(a) Q_A^T`` and ``B = Q_B diag(b) Q_B^T`` the block's
-    eigenvalues are ``s b_o a_j + delta`` with eigenvectors ``Q_B (x) Q_A``, so
-    log-determinants, draws and predictive variances are exact for the
-    Kronecker-factored precision at any ``delta`` and ``s``.
+    ``P = I`` (isotropic prior) or ``P = A + r I`` (Zellner's g-prior). With
+    ``A = Q_A diag(a) Q_A^T`` and ``B = Q_B diag(b) Q_B^T`` the block's
+    eigenvalues are ``s b_o a_j + delta p_j`` (``p_j = 1`` or ``a_j + r``)
+    with eigenvectors ``Q_B (x) Q_A``, so log-determinants, draws and
+    predictive variances are exact for the Kronecker-factored precision at
+    any ``delta`` and ``s``.
     """
 
     def __init__(self, curvature, zellner_ridge=None):

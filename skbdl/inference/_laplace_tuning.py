@@ -5,10 +5,12 @@ likelihood or by the held-out log predictive density.
 The Laplace log marginal likelihood at the MAP ``theta`` (MacKay, 1992;
 Immer et al., 2021, eq. 3) is::
 
-    log p(y | theta) - 1/2 sum_l delta_l ||theta_l||^2
+    log p(y | theta) - 1/2 sum_l delta_l theta_l^T P_l theta_l
                      - 1/2 [log det(s H + D) - log det(D)]
 
-with ``s = 1 / sigma^2`` scaling the GGN of a Gaussian likelihood.
+with ``s = 1 / sigma^2`` scaling the GGN of a Gaussian likelihood, ``D`` the
+prior precision (``delta_l P_l`` per layer) and ``P_l = I`` except for
+Zellner's g-prior.
 """
 
 import math
@@ -28,7 +30,8 @@ class Evidence:
     ----------
     posterior : FullPosterior, KronPosterior or DiagPosterior
     sq_norms : Tensor of shape (n_layers,)
-        ``||theta_l||^2`` of each layer in the posterior.
+        ``theta_l^T P_l theta_l`` of each layer in the posterior
+        (``||theta_l||^2`` for the isotropic prior).
     loglik : float
         ``log p(y | theta)`` at the MAP (classification / heteroscedastic),
         unused when ``rss`` is given.

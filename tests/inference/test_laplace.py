@@ -101,8 +101,10 @@ def test_full_variance_fn_equals_the_cholesky_posterior(subset):
     X = torch.as_tensor(X_CLF[:9]).double()
     inputs, g, _ = la._factors(X, lik=False)
     variance = la._posterior.variance_fn(inputs, g)
-    for delta in [0.3, 4.0, 50.0]:
-        d = torch.full((len(la._theta),), delta, dtype=torch.float64)
+    deltas = [torch.full((len(la._theta),), v, dtype=torch.float64) for v in [0.3, 4.0, 50.0]]
+    if subset == "all":  # per-layer precisions take the Cholesky path
+        deltas.append(torch.tensor([0.5, 20.0], dtype=torch.float64))
+    for d in deltas:
         fast = variance(d, 1.0)
         la._posterior.set(d, 1.0)
         torch.testing.assert_close(fast, la._posterior.latent_var(inputs, g), rtol=1e-9,
@@ -203,7 +205,12 @@ def test_holdout_noise_and_precision_minimise_the_heldout_nll(subset):
     for d_ld, d_ls in [(0, 0.1), (0, -0.1), (0.3, 0), (-0.3, 0), (0.3, 0.1), (-0.3, -0.1)]:
         # the precision search is bounded; "all" ends on the upper bound here
         assert objective(float(np.clip(ld + d_ld, *_LOG_BOUNDS)), ls + d_ls) >= best - 1e-9
-    assert objective(ld, best_log_s(la._evidence, ld)) >= best - 1e-9
+    # sigma_noise="marglik" keeps the evidence's noise at the held-out precision
+    marglik = Laplace(subset, sigma_noise="marglik").fit(problem)
+    ld_m = float(np.log(marglik.prior_precision_[0]))
+    assert -2.0 * np.log(marglik.sigma_noise_) == pytest.approx(
+        best_log_s(marglik._evidence, ld_m))
+    assert abs(marglik.sigma_noise_ - la.sigma_noise_) > 0.01 * la.sigma_noise_
 
 
 def test_few_heldout_rows_take_the_noise_from_the_evidence():
