@@ -19,7 +19,16 @@ def _per_param(delta, shapes):
     return torch.cat([d.expand(o * i) for d, (o, i) in zip(delta, shapes)])
 
 
-class FullPosterior:
+class _Posterior:
+    def variance_fn(self, inputs, g):
+        """``(delta, s) -> latent_var(inputs, g)`` for repeated ``delta``, ``s``."""
+        def variance(delta, s):
+            self.set(delta, s)
+            return self.latent_var(inputs, g)
+        return variance
+
+
+class FullPosterior(_Posterior):
     """Dense precision over all parameters of the chosen layers."""
 
     def __init__(self, curvature):
@@ -77,10 +86,9 @@ class FullPosterior:
         one eigendecomposition. Per-layer precisions, or projections larger
         than ``_PROJ_FLOATS``, go through ``set`` and ``latent_var``.
         """
-        n, k = len(inputs[0]), self.shapes[-1][0]
-        if n * k * self.H.shape[0] > _PROJ_FLOATS:
-            return _generic_variance_fn(self, inputs, g)
-        generic = _generic_variance_fn(self, inputs, g)
+        generic = super().variance_fn(inputs, g)
+        if len(inputs[0]) * self.shapes[-1][0] * self.H.shape[0] > _PROJ_FLOATS:
+            return generic
         eig, vec = torch.linalg.eigh(self.H)
         eig = self._eig_cache = eig.clamp_min(0.0)
         if g is None:
@@ -99,14 +107,7 @@ class FullPosterior:
         return variance
 
 
-def _generic_variance_fn(posterior, inputs, g):
-    def variance(delta, s):
-        posterior.set(delta, s)
-        return posterior.latent_var(inputs, g)
-    return variance
-
-
-class KronPosterior:
+class KronPosterior(_Posterior):
     """Block-diagonal precision, one ``s B (x) A + delta (I (x) P)`` block per layer.
 
     ``P = I`` (isotropic prior) or ``P = A + r I`` (Zellner's g-prior). With
@@ -154,10 +155,6 @@ class KronPosterior:
             out.append(qb @ (z * var.sqrt()) @ qa.T)
         return out
 
-    def variance_fn(self, inputs, g):
-        """``(delta, s) -> latent_var(inputs, g)``; ``set`` is cheap here."""
-        return _generic_variance_fn(self, inputs, g)
-
     def latent_var(self, inputs, g):
         total = 0.0
         for idx, (var, (_, qa), (_, qb)) in enumerate(zip(self._var, self._eigA, self._eigB)):
@@ -172,7 +169,7 @@ class KronPosterior:
         return total
 
 
-class DiagPosterior:
+class DiagPosterior(_Posterior):
     """Diagonal precision ``s diag(H) + delta`` (exact GGN diagonal)."""
 
     def __init__(self, curvature):
@@ -188,10 +185,6 @@ class DiagPosterior:
     def sample(self, n_samples, generator):
         return [torch.randn(n_samples, *var.shape, generator=generator, dtype=_DTYPE)
                 * var.sqrt() for var in self._var]
-
-    def variance_fn(self, inputs, g):
-        """``(delta, s) -> latent_var(inputs, g)``; ``set`` is cheap here."""
-        return _generic_variance_fn(self, inputs, g)
 
     def latent_var(self, inputs, g):
         total = 0.0
