@@ -145,8 +145,11 @@ class KronPosterior(_Posterior):
         return sum(torch.log1p(s * ab / (d * p)).sum()
                    for ab, d, p in zip(self._ab, delta, self._p))
 
+    def _variances(self, delta, s):
+        return [1.0 / (s * ab + d * p) for ab, d, p in zip(self._ab, delta, self._p)]
+
     def set(self, delta, s):
-        self._var = [1.0 / (s * ab + d * p) for ab, d, p in zip(self._ab, delta, self._p)]
+        self._var = self._variances(delta, s)
 
     def sample(self, n_samples, generator):
         out = []
@@ -155,18 +158,37 @@ class KronPosterior(_Posterior):
             out.append(qb @ (z * var.sqrt()) @ qa.T)
         return out
 
-    def latent_var(self, inputs, g):
-        total = 0.0
-        for idx, (var, (_, qa), (_, qb)) in enumerate(zip(self._var, self._eigA, self._eigB)):
+    def _project(self, inputs, g):
+        """Squared projections of the rows on each layer's eigenvectors."""
+        out = []
+        for idx, ((_, qa), (_, qb)) in enumerate(zip(self._eigA, self._eigB)):
             dtype = inputs[idx].dtype
-            var, qa, qb = var.to(dtype), qa.to(dtype), qb.to(dtype)
-            v2 = (inputs[idx] @ qa) ** 2
+            v2 = (inputs[idx] @ qa.to(dtype)) ** 2
             if g is None:  # last layer: the output Jacobian is the identity
-                total = total + v2 @ ((qb**2) @ var).T
+                out.append((v2, (qb**2).to(dtype)))
             else:
-                u2 = (g[idx] @ qb) ** 2
+                out.append((v2, (g[idx] @ qb.to(dtype)) ** 2))
+        return out
+
+    @staticmethod
+    def _combine(projections, variances, last_layer):
+        total = 0.0
+        for (v2, u2), var in zip(projections, variances):
+            var = var.to(v2.dtype)
+            if last_layer:
+                total = total + v2 @ (u2 @ var).T
+            else:
                 total = total + torch.einsum("nco,oj,nj->nc", u2, var, v2)
         return total
+
+    def latent_var(self, inputs, g):
+        return self._combine(self._project(inputs, g), self._var, g is None)
+
+    def variance_fn(self, inputs, g):
+        """``(delta, s) -> latent_var(inputs, g)``, projecting the rows once."""
+        projections = self._project(inputs, g)
+        return lambda delta, s: self._combine(projections, self._variances(delta, s),
+                                              g is None)
 
 
 class DiagPosterior(_Posterior):

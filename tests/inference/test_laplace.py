@@ -93,10 +93,12 @@ def test_ggn_full_and_diag_match_autograd(subset):
     torch.testing.assert_close(got_diag, expected.diagonal(), atol=1e-8, rtol=1e-6)
 
 
+@pytest.mark.parametrize("hessian", ["full", "kron"])
 @pytest.mark.parametrize("subset", ["last_layer", "all"])
-def test_full_variance_fn_equals_the_cholesky_posterior(subset):
-    """The eigen-projected held-out variance equals set() + latent_var()."""
-    la = Laplace(subset, "full", prior_precision=1.0).fit(
+def test_variance_fn_equals_set_and_latent_var(subset, hessian):
+    """The held-out variance with rows projected once (on H's eigenvectors,
+    or on the Kronecker factors') equals set() + latent_var()."""
+    la = Laplace(subset, hessian, prior_precision=1.0).fit(
         _problem(X_CLF, Y_CLF, "classification", hidden=(5,), n_outputs=3))
     X = torch.as_tensor(X_CLF[:9]).double()
     inputs, g, _ = la._factors(X, lik=False)
