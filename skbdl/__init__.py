@@ -16,7 +16,6 @@ _PUBLIC = {
     "BayesianMLPRegressor": "skbdl.neural_network",
     "GPRegressor": "skbdl.gaussian_process",
     "DeepKernelRegressor": "skbdl.gaussian_process",
-    "ActiveLearner": "skbdl.active_learning",
 }
 _SUBMODULES = (
     "active_learning",

@@ -3,13 +3,14 @@
 A prior is a small ``BaseEstimator`` holding only its hyper-parameters. Every
 inference method uses the same object and the same training-set size ``N``, so
 "prior scale" means the same thing for MAP (where the Gaussian prior is weight
-decay), ensembles, MC dropout, Laplace, SGLD, VI and IVON (DESIGN §1.7).
+decay), ensembles, MC dropout, Laplace, SGLD, VI and IVON: every method
+minimises or samples the energy ``-(N/n) sum log p(y|x, w) - log p(w)``.
 """
 
 from numbers import Real
 
 import torch
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 
 from .utils._sklearn import Interval
 
@@ -164,8 +165,6 @@ def resolve_prior(prior):
     ``None`` gives ``GaussianPrior(scale=1.0)``; a float is the scale of a
     Gaussian prior; a prior object is cloned.
     """
-    from sklearn.base import clone
-
     if prior is None:
         return GaussianPrior()
     if isinstance(prior, Real):

@@ -41,7 +41,7 @@ from sklearn.preprocessing import StandardScaler
 
 from skbdl import BayesianMLPClassifier
 from skbdl.inference import MAP, Laplace
-from skbdl.inference._base import TrainingProblem
+from skbdl._nn import TrainingProblem
 from skbdl.inference._laplace_online import OnlineMarglik
 from skbdl.metrics import expected_calibration_error, negative_log_likelihood, ood_auroc
 

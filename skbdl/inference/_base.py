@@ -4,39 +4,62 @@ An inference method is a small ``BaseEstimator`` that holds only its
 hyper-parameters. The estimator clones it into ``method_`` and calls:
 
 ``fit(problem) -> self``
-    Learn the posterior. ``problem`` (a ``TrainingProblem``) gives the data as
-    tensors, the prior, the likelihood, ``N``, a seed, ``build_module(...)`` to
-    create a freshly initialised network and ``train(module, ...)`` to run the
-    shared training engine with the correctly scaled energy (DESIGN §1.7).
-    Fitted state is stored on the method object with a trailing underscore.
+    Learn the posterior. ``problem`` is a ``skbdl._nn.TrainingProblem``:
+    the training rows as tensors, the prior, the likelihood, ``N``
+    (``problem.n_train``), a seed, ``build_module`` and ``train`` (the
+    hooks below). Fitted state is stored on the method object with a
+    trailing underscore, and must include ``likelihood_``: the fitted
+    likelihood (with its learned noise) that the estimator applies to the
+    latent draws.
 ``sample_f(X, n_samples, generator) -> Tensor (S, n, k)``
-    Latent outputs of ``S`` posterior draws of the whole function (one weight
-    draw or dropout mask per draw, shared by every row; DESIGN §1.4), computed
-    as batched tensor ops. The randomness must not depend on ``X``: the same
-    generator state gives the same ``S`` functions for any rows, which is how
-    the estimators evaluate large inputs chunk by chunk.
+    Latent outputs of ``S`` posterior draws of the whole function (one
+    weight draw or dropout mask per draw, shared by every row), computed as
+    batched tensor ops. ``k`` is the likelihood's latent width: logits, the
+    regression mean, or mean and log noise variance (heteroscedastic). No
+    noise column is appended: the likelihood adds the noise. The randomness
+    must not depend on ``X``: the same generator state gives the same ``S``
+    functions for any rows, which is how the estimators evaluate large
+    inputs chunk by chunk. A method with several stored noise values (one
+    per member or kept draw) makes draw ``i`` the function of stored item
+    ``i mod M``, as ``Gaussian.stack`` orders the noise.
 ``predict_f(X) -> (mean, var)`` of shape ``(n, k)`` each
     The closed-form latent mean and marginal variance, only where
     ``closed_form`` is True (the estimator then uses it for the predictive);
     otherwise the predictive is the Monte-Carlo average over ``sample_f``.
+``draw_weights(n_samples) -> Tensor (S,) or None``
+    Weights of the draws in the predictive average (None: equal). A
+    mixture of ``M`` stored items asked for ``S`` draws that are not a
+    multiple of ``M`` weights each draw so every item counts ``1 / M``.
 ``default_n_samples``
     Number of draws used when the estimator's ``n_samples`` is None.
+
+The training hooks, all explicit arguments (``TrainingProblem``):
+
+``problem.build_module(seed, dropout=0.0, factory=MLP)``
+    A freshly initialised network; ``factory`` builds another module class
+    with the same signature (e.g. mean-field layers for VI).
+``problem.new_likelihood()``
+    A fresh likelihood for one training run (its own noise state).
+``problem.train(module, *, seed, likelihood, optimizer, optimizer_kwargs,
+params, noise, extra_energy, callbacks, on_step)``
+    Minimise the energy ``U(w)/N = mean_batch(-log p(y|x,w)) +
+    extra_energy(module)/N`` over minibatches drawn without replacement (a
+    new permutation per epoch). ``optimizer`` is a ``torch.optim.Optimizer``
+    class or a custom update rule with the same interface; if it takes a
+    ``generator`` argument it receives the run's own ``torch.Generator``
+    for training-time noise, never the global RNG. ``params`` selects the
+    tensors it updates (default: the module's parameters plus the
+    likelihood's trainable noise). ``noise`` is the likelihood's noise
+    policy (``"refit"``, ``"gradient"``, ``"fixed"``). ``extra_energy`` is
+    ``-log p(w)`` by default (a KL term for VI). ``on_step`` callables
+    ``fn(module, step)`` run after every optimizer step, e.g. to keep
+    weight snapshots.
 
 A new method is one new file defining such a class plus one line in
 ``skbdl.inference.METHODS``; the estimators need no change.
 """
 
-from dataclasses import dataclass, field
-
-import math
-
-import torch
 from sklearn.base import BaseEstimator
-from skorch.callbacks import Callback
-
-from ..neural_network._engine import TensorData, make_engine
-from ..neural_network._module import MLP
-from ..utils._torch import make_generator, seeded
 
 
 class BaseInference(BaseEstimator):
@@ -70,7 +93,7 @@ class BaseInference(BaseEstimator):
         ----------
         problem : TrainingProblem
             The data as tensors, the prior, the likelihood, ``N``, a seed and
-            the helpers ``build_module`` and ``train``.
+            the hooks ``build_module``, ``new_likelihood`` and ``train``.
 
         Returns
         -------
@@ -95,8 +118,7 @@ class BaseInference(BaseEstimator):
         Returns
         -------
         f : torch.Tensor of shape (S, n, k)
-            Logits (classification) or mean and log noise variance
-            (regression) under each draw.
+            Latent outputs under each draw (the likelihood's latent width).
         """
         raise NotImplementedError
 
@@ -119,143 +141,18 @@ class BaseInference(BaseEstimator):
             f"{type(self).__name__} has no closed-form predictive; use sample_f."
         )
 
-
-@dataclass
-class TrainingProblem:
-    """Everything an inference method needs to learn a posterior.
-
-    Built by the estimator in ``fit``; tensors are float32 on ``device``.
-    ``y`` holds class indices (classification) or standardised targets
-    (regression). The regression latent output has two columns: mean and log
-    noise variance.
-    """
-
-    X: torch.Tensor
-    y: torch.Tensor
-    task: str
-    n_outputs: int
-    hidden_layer_sizes: tuple
-    activation: str
-    prior: object
-    seed: int
-    heteroscedastic: bool = False
-    max_epochs: int = 100
-    batch_size: int = 64
-    lr: float = 1e-3
-    early_stopping: bool = False
-    validation_fraction: float = 0.1
-    n_iter_no_change: int = 10
-    verbose: int = 0
-    device: str = "cpu"
-    _split: tuple = field(default=None, repr=False)
-
-    @property
-    def n_train(self):
-        """``N``: the number of rows the energy is scaled to."""
-        return len(self.X)
-
-    def build_module(self, seed, dropout=0.0):
-        """A freshly initialised MLP for this problem (init seeded by ``seed``)."""
-        noise = None
-        if self.task == "regression":
-            noise = "heteroscedastic" if self.heteroscedastic else "homoscedastic"
-        with seeded(seed):
-            module = MLP(self.X.shape[1], self.hidden_layer_sizes, self.n_outputs,
-                         self.activation, dropout=dropout, noise_head=noise)
-        return module.to(self.device)
-
-    def neg_log_prior(self, module):
-        """``-log p(w)`` of the module's weights under the problem's prior."""
-        return self.prior.neg_log_prob(module.prior_parameters())
-
-    def train(self, module, *, seed, optimizer=torch.optim.Adam,
-              optimizer_kwargs=None, extra_energy="prior", callbacks=()):
-        """Train ``module`` in place on the energy; return the loss curve.
+    def draw_weights(self, n_samples):
+        """Return the weights of ``n_samples`` draws in the predictive average.
 
         Parameters
         ----------
-        module : nn.Module
-            Network to train (its forward gives the latent outputs).
-        seed : int
-            Seeds the batch order and any global-RNG op (dropout).
-        optimizer : type of torch.optim.Optimizer
-            Optimizer class; ``lr`` comes from the problem.
-        optimizer_kwargs : dict, optional
-            Extra optimizer arguments.
-        extra_energy : "prior", callable or None
-            The term added to the summed negative log-likelihood; "prior"
-            means ``neg_log_prior``.
-        callbacks : sequence of skorch callbacks
-            Extra callbacks (e.g. collecting SGLD draws).
+        n_samples : int
+            Number of draws ``S``.
 
         Returns
         -------
-        loss_curve : list of float
-            Mean training energy per epoch (divided by ``N``).
+        weights : torch.Tensor of shape (S,) or None
+            None when every draw counts equally.
         """
-        if extra_energy == "prior":
-            extra_energy = self.neg_log_prior
-        X_train, valid = self._train_valid_split(seed)
-        engine = make_engine(
-            module, task=self.task, n_train=len(X_train), extra_energy=extra_energy,
-            generator=make_generator(seed), max_epochs=self.max_epochs,
-            batch_size=min(self.batch_size, len(X_train.X)), lr=self.lr,
-            optimizer=optimizer, optimizer_kwargs=optimizer_kwargs,
-            valid_data=valid, n_iter_no_change=self.n_iter_no_change,
-            verbose=self.verbose, callbacks=[*self._noise_callbacks(module, X_train),
-                                             *callbacks],
-        )
-        with seeded(seed):
-            engine.fit(X_train, None)
-        module.eval()
-        return [float(v) for v in engine.history[:, "train_loss"]]
+        return None
 
-    def _noise_callbacks(self, module, data):
-        """Closed-form noise updates for the homoscedastic Gaussian likelihood."""
-        if getattr(module, "log_noise_var", None) is None:
-            return []
-        return [NoiseRefit(data)]
-
-    def _train_valid_split(self, seed):
-        """All rows, or a seeded (train, valid) split when early stopping."""
-        if not self.early_stopping:
-            return TensorData(self.X, self.y), None
-        n = self.n_train
-        n_valid = max(1, int(round(self.validation_fraction * n)))
-        order = torch.randperm(n, generator=make_generator(seed + 1))
-        tr, va = order[n_valid:], order[:n_valid]
-        return TensorData(self.X[tr], self.y[tr]), TensorData(self.X[va], self.y[va])
-
-
-class NoiseRefit(Callback):
-    """Set the homoscedastic noise variance to its optimum after each epoch.
-
-    Given the network's mean function, the energy is minimised in closed form
-    by the mean squared training residual (the noise has no prior), so the
-    noise is updated by coordinate descent instead of by the optimizer. A
-    gradient step of size ``lr`` on the log variance would need thousands of
-    steps to move from its initial value (variance 1 in standardised units)
-    on small data; meanwhile an over-estimated noise down-weights the data
-    against the prior and the mean under-fits. The variance is floored at
-    ``min_var`` (standardised units) so an interpolating network does not
-    drive it to zero.
-    """
-
-    def __init__(self, data, min_var=1e-4):
-        self.data, self.min_var = data, min_var
-
-    def on_train_begin(self, net, **kwargs):
-        net.module_.log_noise_var.requires_grad_(False)
-        self._refit(net.module_)
-
-    def on_epoch_end(self, net, **kwargs):
-        self._refit(net.module_)
-
-    def _refit(self, module):
-        was_training = module.training
-        module.eval()
-        with torch.no_grad():
-            mean = module(self.data.X)[:, 0]
-            var = float(torch.mean((self.data.y - mean) ** 2))
-            module.log_noise_var.fill_(math.log(max(var, self.min_var)))
-        module.train(was_training)

@@ -6,7 +6,7 @@ Notation. Layer ``l`` maps its input ``a`` (augmented with a constant 1, so
 the bias is the last column of ``[W | b]``) to the pre-activation ``s``. Its
 parameters are ``vec([W | b])`` in row-major order (outputs outer, inputs
 inner). The likelihood Hessian in the latent output of row ``i`` is factored
-as ``Lambda_i = L_i L_i^T`` (``lik_hessian_sqrt``); ``g_i = L_i^T ds/...``,
+as ``Lambda_i = L_i L_i^T`` (the likelihood's ``hessian_sqrt``); ``g_i = L_i^T ds/...``,
 the output-Jacobian columns back-propagated to ``s`` (``backprop``), so that
 the GGN block of layer ``l`` is ``sum_i sum_m (g_im g_im^T) (x) (a_i a_i^T)``.
 KFAC replaces it by ``B (x) A`` with ``B = sum_i sum_m g_im g_im^T`` and
@@ -16,22 +16,11 @@ no per-row Jacobian of the whole network.
 All linear algebra runs in float64.
 """
 
-import math
-
 import torch
 
+from .._nn import activation
+
 _DTYPE = torch.float64
-
-
-def _act_grad(name, s, a):
-    """Derivative of the activation at pre-activation ``s`` (output ``a``)."""
-    if name == "relu":
-        return (s > 0).to(s.dtype)
-    if name == "tanh":
-        return 1.0 - a * a
-    if name == "logistic":
-        return a * (1.0 - a)
-    return torch.ones_like(s)
 
 
 def _augment(a):
@@ -50,9 +39,7 @@ def forward_cache(module, X, first, dtype=_DTYPE):
     each layer from ``first``, ``grads[l]`` of shape (n, out_l) for each
     hidden layer from ``first`` and ``out`` the head output (n, k_head).
     """
-    from ..neural_network._module import ACTIVATIONS
-
-    act = ACTIVATIONS[module.activation]
+    act = activation(module.activation)
     h = X.to(dtype)
     inputs, grads = [], []
     params = layer_params(module, dtype)
@@ -62,9 +49,9 @@ def forward_cache(module, X, first, dtype=_DTYPE):
         s = h @ wb[:, :-1].T + wb[:, -1]
         if i == len(params) - 1:
             return inputs, grads, s
-        h = act(s)
+        h = act.fn(s)
         if i >= first:
-            grads.append(_act_grad(module.activation, s, h))
+            grads.append(act.grad(s, h))
 
 
 def backprop(module, grads, L):
@@ -83,29 +70,10 @@ def backprop(module, grads, L):
     return out
 
 
-def lik_hessian_sqrt(f, task, heteroscedastic=False):
-    """``L_i`` with ``L_i L_i^T`` the Hessian (Fisher) of ``-log p(y|f)``.
-
-    ``f`` is the head output. Classification: ``diag(p) - p p^T`` factored
-    as ``diag(sqrt p) - p sqrt(p)^T``. Homoscedastic regression: 1 (the noise
-    precision is applied by the posterior). Heteroscedastic regression: the
-    Fisher ``diag(exp(-log_var), 1/2)`` of the Gaussian in (mean, log_var).
-    """
-    if task == "classification":
-        p = torch.softmax(f, -1)
-        sq = p.sqrt()
-        return torch.diag_embed(sq) - p[:, :, None] * sq[:, None, :]
-    if not heteroscedastic:
-        return torch.ones(len(f), 1, 1, dtype=f.dtype)
-    diag = torch.stack([torch.exp(-0.5 * f[:, 1]),
-                        torch.full_like(f[:, 1], math.sqrt(0.5))], 1)
-    return torch.diag_embed(diag)
-
-
-def ggn_factors(module, X, task, first, heteroscedastic=False):
+def ggn_factors(module, X, likelihood, first):
     """Per-layer ``(inputs, g)`` for layers ``first..``; see the module doc."""
     inputs, grads, f = forward_cache(module, X, first)
-    g = backprop(module, grads, lik_hessian_sqrt(f, task, heteroscedastic))
+    g = backprop(module, grads, likelihood.hessian_sqrt(f))
     return inputs, g
 
 

@@ -5,7 +5,7 @@ from numbers import Integral
 import torch
 from joblib import Parallel, delayed
 
-from ..neural_network._module import stacked_forward
+from .._nn import stack_layers, stacked_forward
 from ..utils._sklearn import Interval
 from ..utils._torch import torch_threads
 from ._base import BaseInference
@@ -14,8 +14,9 @@ from ._base import BaseInference
 def _train_member(problem, seed):
     with torch_threads():
         module = problem.build_module(seed)
-        curve = problem.train(module, seed=seed)
-    return module, curve
+        likelihood = problem.new_likelihood()
+        curve = problem.train(module, seed=seed, likelihood=likelihood)
+    return module, likelihood, curve
 
 
 class Ensemble(BaseInference):
@@ -23,8 +24,9 @@ class Ensemble(BaseInference):
 
     The members differ in initialisation and batch order only (each is the
     MAP of the same energy); the predictive is their equally weighted
-    mixture. Draw ``i`` is member ``i mod n_members``, so asking for a
-    multiple of ``n_members`` draws gives the exact mixture.
+    mixture. Draw ``i`` is member ``i mod n_members``; when the number of
+    draws is not a multiple of ``n_members`` the predictive weights the
+    draws so that every member counts ``1 / n_members`` (the exact mixture).
 
     Parameters
     ----------
@@ -38,6 +40,8 @@ class Ensemble(BaseInference):
     ----------
     modules_ : list of torch.nn.Module
         The trained members.
+    likelihood_ : Likelihood
+        The members' fitted likelihoods stacked (one noise per member).
     loss_curve_ : list of float
         Mean over members of the training energy per epoch.
 
@@ -81,8 +85,9 @@ class Ensemble(BaseInference):
         results = Parallel(n_jobs=self.n_jobs)(
             delayed(_train_member)(problem, s) for s in seeds
         )
-        self.modules_ = [m for m, _ in results]
-        curves = [c for _, c in results]
+        self.modules_ = [m for m, _, _ in results]
+        self.likelihood_ = type(results[0][1]).stack([lik for _, lik, _ in results])
+        curves = [c for _, _, c in results]
         length = min(len(c) for c in curves)
         self.loss_curve_ = [sum(c[i] for c in curves) / len(curves) for i in range(length)]
         self._stack()
@@ -90,19 +95,35 @@ class Ensemble(BaseInference):
 
     def _stack(self):
         """Stack member weights on a leading axis for vectorised evaluation."""
-        per_member = [m.layers() for m in self.modules_]
-        self._layers = [
-            tuple(torch.stack([layers[i][j].detach() for layers in per_member])
-                  for j in range(2))
-            for i in range(len(per_member[0]))
-        ]
-        noise = [m.log_noise_var for m in self.modules_]
-        self._log_noise = None if noise[0] is None else torch.cat([n.detach() for n in noise])
+        self._layers = stack_layers([m.layers() for m in self.modules_])
+
+    def _members(self, n_samples):
+        return torch.arange(n_samples) % self.n_members
+
+    def draw_weights(self, n_samples):
+        """Return weights making every member count equally in the predictive.
+
+        Parameters
+        ----------
+        n_samples : int
+            Number of draws ``S``; draw ``i`` is member ``i mod n_members``.
+
+        Returns
+        -------
+        weights : torch.Tensor of shape (S,) or None
+            None when ``S`` is a multiple of ``n_members``; else ``1 / (c m)``
+            for a draw of a member drawn ``c`` times, with ``m`` the number of
+            members drawn.
+        """
+        if n_samples % self.n_members == 0:
+            return None
+        members = self._members(n_samples)
+        counts = torch.bincount(members, minlength=self.n_members).double()
+        # each member present counts equally (all members once S >= n_members)
+        return 1.0 / (counts[members] * int((counts > 0).sum()))
 
     def sample_f(self, X, n_samples, generator):
-        idx = torch.arange(n_samples) % self.n_members
+        idx = self._members(n_samples).to(X.device)
         layers = [(w[idx], b[idx]) for w, b in self._layers]
-        noise = None if self._log_noise is None else self._log_noise[idx]
         with torch.no_grad():
-            return stacked_forward(layers, X, self.modules_[0].activation,
-                                   log_noise_var=noise)
+            return stacked_forward(layers, X, self.modules_[0].activation)

@@ -9,18 +9,15 @@ import numpy as np
 import torch
 from scipy.optimize import minimize_scalar
 
-from ..neural_network._module import ACTIVATIONS, stacked_forward
+from .._nn import activation, split_weight_bias, stacked_forward, train_valid_split
 from ..utils._sklearn import Interval, StrOptions
-from ..utils._torch import make_generator
 from ._base import BaseInference
 from ._curvature import (
     Curvature,
-    _act_grad,
     _augment,
     backprop,
     forward_cache,
     layer_params,
-    lik_hessian_sqrt,
 )
 from ._laplace_online import OnlineEnergy, OnlineMarglik
 from ._laplace_posterior import POSTERIORS
@@ -42,7 +39,8 @@ _MIN_NOISE_ROWS = 20  # fewer held-out residuals do not pin down a noise level
 class Laplace(BaseInference):
     r"""Laplace approximation: a Gaussian posterior at the MAP weights.
 
-    The network is trained to the MAP of the shared energy (DESIGN §1.7);
+    The network is trained to the MAP of the energy
+    ``-(N/n) sum log p(y|x, w) - log p(w)`` shared by every method;
     the posterior is ``N(theta_MAP, (s H + diag(delta))^{-1})`` over the
     chosen weights, with ``H`` the generalised Gauss-Newton (GGN) matrix of
     the categorical or Gaussian likelihood, ``delta`` the prior precision and
@@ -249,7 +247,8 @@ class Laplace(BaseInference):
     def closed_form(self):
         if self.pred_type != "glm":
             return False
-        return self.link == "probit" or getattr(self, "_task", None) == "regression"
+        lik = getattr(self, "likelihood_", None)
+        return self.link == "probit" or bool(getattr(lik, "exact_closed_form", False))
 
     @property
     def default_n_samples(self):
@@ -260,13 +259,14 @@ class Laplace(BaseInference):
         self._check_zellner()
         train, valid = self._split(problem)
         self.module_ = problem.build_module(problem.seed)
-        self._task, self._hetero = problem.task, bool(problem.heteroscedastic)
+        self.likelihood_ = problem.new_likelihood()
         self._first = 0 if self.subset == "all" else len(self.module_.hidden)
         self._theta = layer_params(self.module_)[self._first:]
         self._check_memory()
         if self.prior_precision == "online":
             return self._fit_online(train)
-        self.loss_curve_ = train.train(self.module_, seed=problem.seed)
+        self.loss_curve_ = train.train(self.module_, seed=problem.seed,
+                                       likelihood=self.likelihood_)
         self._theta = layer_params(self.module_)[self._first:]
         evidence = self._fit_curvature(train)
         log_delta, log_s = self._tune(evidence, problem, valid)
@@ -279,7 +279,7 @@ class Laplace(BaseInference):
         delta0 = getattr(train.prior, "precision", 1.0)
         log_delta = torch.full((n_delta,), math.log(delta0), dtype=torch.float64)
         energy = OnlineEnergy(train.prior, self._first, log_delta)
-        homoscedastic = self._task == "regression" and not self._hetero
+        homoscedastic = self._homoscedastic
         noise = homoscedastic and self.sigma_noise in ("auto", "marglik")
         fixed = None
         if not homoscedastic:
@@ -289,7 +289,8 @@ class Laplace(BaseInference):
         online = OnlineMarglik(self, train, energy, 0.0 if noise else None,
                                self.online_burnin, self.online_frequency, self.online_steps,
                                self.online_lr, noise_fixed=fixed)
-        self.loss_curve_ = train.train(self.module_, seed=train.seed, extra_energy=energy,
+        self.loss_curve_ = train.train(self.module_, seed=train.seed,
+                                       likelihood=self.likelihood_, extra_energy=energy,
                                        callbacks=[online])
         self.n_marglik_updates_ = online.n_updates_
         log_s = online.final_log_s()
@@ -312,14 +313,11 @@ class Laplace(BaseInference):
 
     def _split(self, problem):
         """(train, valid) problems; ``valid`` is None unless ``"holdout"``."""
-        n = problem.n_train
-        n_valid = max(1, int(round(self.validation_fraction * n)))
-        if self.prior_precision != "holdout" or n < 5:
+        if self.prior_precision != "holdout" or problem.n_train < 5:
             return problem, None
-        order = torch.randperm(n, generator=make_generator(problem.seed + 3))
-        tr, va = order[n_valid:].to(problem.X.device), order[:n_valid].to(problem.X.device)
-        train = dataclasses.replace(problem, X=problem.X[tr], y=problem.y[tr])
-        return train, (problem.X[va], problem.y[va])
+        (X, y), valid = train_valid_split(problem.X, problem.y, self.validation_fraction,
+                                          problem.seed + 3)
+        return dataclasses.replace(problem, X=X, y=y), valid
 
     def _check_memory(self):
         shapes = [tuple(t.shape) for t in self._theta]
@@ -340,7 +338,7 @@ class Laplace(BaseInference):
         """Layer inputs, back-propagated factors and head output for rows X."""
         inputs, grads, f = forward_cache(self.module_, X, self._first, dtype)
         if lik:
-            L = lik_hessian_sqrt(f, self._task, self._hetero)
+            L = self.likelihood_.hessian_sqrt(f)
         elif self._first == len(self.module_.hidden):
             return inputs, None, f  # last layer: the output Jacobian is I
         else:
@@ -361,7 +359,7 @@ class Laplace(BaseInference):
                 inputs, g, f = self._factors(X, lik=True)
                 curvature.update(inputs, g)
                 loglik, rss = self._accumulate_fit(f, y, loglik, rss)
-                if self._task == "regression":
+                if self._homoscedastic:
                     y = y.to(torch.float64)
                     gram += inputs[-1].T @ inputs[-1]
                     phi_y += inputs[-1].T @ y
@@ -373,22 +371,22 @@ class Laplace(BaseInference):
         else:
             posterior = POSTERIORS[self.hessian](curvature)
             sq_norms = torch.stack([(t**2).sum() for t in self._theta])
-        homoscedastic = self._task == "regression" and not self._hetero
+        homoscedastic = self._homoscedastic
         if homoscedastic and len(shapes) == 1:  # exact Bayesian linear regression
             prior = posterior.prior_matrix() if self.prior_covariance == "zellner" else None
             return LinearGaussianEvidence(posterior, gram, phi_y, y_y, train.n_train, prior)
         return Evidence(posterior, sq_norms, loglik, rss if homoscedastic else None,
                         train.n_train)
 
+    @property
+    def _homoscedastic(self):
+        """A likelihood with one noise variance, which Laplace tunes as ``s``."""
+        return self.likelihood_.scalar_noise
+
     def _accumulate_fit(self, f, y, loglik, rss):
-        if self._task == "classification":
-            return loglik - float(torch.nn.functional.cross_entropy(
-                f, y, reduction="sum")), rss
-        y = y.to(f.dtype)
-        if not self._hetero:
-            return loglik, rss + float(((y - f[:, 0]) ** 2).sum())
-        nll = 0.5 * (f[:, 1] + (y - f[:, 0]) ** 2 * torch.exp(-f[:, 1]) + math.log(2 * math.pi))
-        return loglik - float(nll.sum()), rss
+        if self._homoscedastic:
+            return loglik, rss + self.likelihood_.sum_squares(f, y)
+        return loglik + self.likelihood_.loglik_sum(f, y), rss
 
     # -------------------------------------------------------------- tuning
     def _tune(self, evidence, problem, valid):
@@ -397,7 +395,7 @@ class Laplace(BaseInference):
         if evidence.rss is None:
             log_s0 = 0.0
         elif tune_s:
-            log_s0 = -float(self.module_.log_noise_var.detach())
+            log_s0 = -float(self.likelihood_.log_noise_var[0])
         else:
             log_s0 = -2.0 * math.log(self.sigma_noise)
         if isinstance(self.prior_precision, Real):
@@ -436,8 +434,6 @@ class Laplace(BaseInference):
         X, y = valid
         with torch.no_grad():
             inputs, g, f = self._factors(X, lik=False)
-        if self._task == "regression":
-            y = y.to(f.dtype)
         variance = evidence.posterior.variance_fn(inputs, g)
 
         def heldout_nll(log_delta, log_s):
@@ -448,13 +444,7 @@ class Laplace(BaseInference):
                 mean = inputs[0] @ evidence.mode(torch.tensor(log_delta, dtype=torch.float64),
                                                  torch.tensor(log_s, dtype=torch.float64))
                 mean = mean[:, None]
-            if self._task == "classification":
-                scaled = f / torch.sqrt(1.0 + math.pi / 8.0 * var)
-                return float(torch.nn.functional.cross_entropy(scaled, y))
-            noise = torch.exp(f[:, 1]) if self._hetero else math.exp(-log_s)
-            total = var[:, 0] + noise
-            return float(0.5 * (torch.log(2 * math.pi * total)
-                                + (y - mean[:, 0]) ** 2 / total).mean())
+            return self.likelihood_.predictive_nll(mean, var, y, log_s)
 
         return heldout_nll
 
@@ -470,8 +460,7 @@ class Laplace(BaseInference):
         self.sigma_noise_ = None
         if evidence.rss is not None:
             self.sigma_noise_ = math.exp(-0.5 * log_s)
-            with torch.no_grad():
-                self.module_.log_noise_var.fill_(-log_s)
+            self.likelihood_.set_log_noise_var(-log_s)
         if hasattr(evidence, "mode"):  # centre on the exact posterior mean
             theta = evidence.mode(log_delta, torch.tensor(log_s, dtype=torch.float64))
             self._theta[-1] = theta[None, :]
@@ -486,7 +475,7 @@ class Laplace(BaseInference):
         with torch.no_grad():
             if self.subset == "last_layer":  # one forward: features, then head
                 phi = m.features(X)
-                mean = m.add_noise_column(m.head(phi))
+                mean = m.head(phi)
                 # float64, as below; in cache-sized blocks, which makes it as
                 # fast as one float32 pass over the whole chunk
                 var = torch.cat([self._posterior.latent_var([_augment(p).double()], None)
@@ -502,10 +491,7 @@ class Laplace(BaseInference):
                 var = torch.cat([self._posterior.latent_var(*self._factors(
                     X64[i:i + rows], lik=False, dtype=torch.float64)[:2])
                     for i in range(0, len(X), rows)])
-        var = var.to(mean.dtype)
-        if var.shape[1] < mean.shape[1]:  # homoscedastic noise column: no variance
-            var = torch.cat([var, torch.zeros_like(mean[:, var.shape[1]:])], 1)
-        return mean, var
+        return mean, var.to(mean.dtype)
 
     def sample_f(self, X, n_samples, generator):
         """Latent outputs of ``n_samples`` posterior draws, (S, n, k)."""
@@ -513,19 +499,18 @@ class Laplace(BaseInference):
         devs = [d.to(X.dtype) for d in self._posterior.sample(n_samples, generator)]
         with torch.no_grad():
             if self.subset == "last_layer":  # GLM and NN coincide for the last layer
-                head = self._theta[0].to(X.dtype) + devs[0]
-                layers = [*m.layers()[:-1], (head[..., :-1], head[..., -1])]
-                return stacked_forward(layers, X, m.activation, log_noise_var=m.log_noise_var)
+                head = split_weight_bias([self._theta[0].to(X.dtype) + devs[0]])
+                return stacked_forward([*m.layers()[:-1], *head], X, m.activation)
             if self.pred_type == "nn":
-                layers = [((t.to(X.dtype) + d)[..., :-1], (t.to(X.dtype) + d)[..., -1])
-                          for t, d in zip(self._theta, devs)]
-                return stacked_forward(layers, X, m.activation, log_noise_var=m.log_noise_var)
-            return m.add_noise_column(self._linearised(X, devs))
+                layers = split_weight_bias([t.to(X.dtype) + d
+                                            for t, d in zip(self._theta, devs)])
+                return stacked_forward(layers, X, m.activation)
+            return self._linearised(X, devs)
 
     def _linearised(self, X, devs):
         """``f(X) + J(X) dtheta`` for each draw, by forward-mode propagation."""
         m = self.module_
-        act = ACTIVATIONS[m.activation]
+        act = activation(m.activation)
         h, t = X, None
         for i, (theta, dev) in enumerate(zip(layer_params(m, X.dtype), devs)):
             s = h @ theta[:, :-1].T + theta[:, -1]
@@ -533,6 +518,6 @@ class Laplace(BaseInference):
             if t is not None:
                 ts = ts + t @ theta[:, :-1].T
             if i < len(devs) - 1:
-                h = act(s)
-                t = _act_grad(m.activation, s, h) * ts
+                h = act.fn(s)
+                t = act.grad(s, h) * ts
         return s + ts

@@ -100,8 +100,8 @@ class OnlineMarglik(Callback):
         la._theta = layer_params(module)[la._first:]
         if self.noise_fixed is not None:
             self.fixed_log_s = self.noise_fixed
-        elif getattr(module, "log_noise_var", None) is not None:
-            self.fixed_log_s = -float(module.log_noise_var.detach())
+        elif la._homoscedastic:
+            self.fixed_log_s = -float(la.likelihood_.log_noise_var[0])
             if self.log_s is not None and self.n_updates_ == 0:
                 with torch.no_grad():  # start from the training noise
                     self.log_s.fill_(self.fixed_log_s)

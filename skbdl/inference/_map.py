@@ -2,15 +2,15 @@
 
 import torch
 
-from ..neural_network._module import stacked_forward
+from .._nn import stacked_forward
 from ._base import BaseInference
 
 
 class MAP(BaseInference):
     """Maximum a posteriori network: one set of weights, no epistemic spread.
 
-    Training minimises the energy of DESIGN §1.7; with the default
-    ``GaussianPrior`` this is the mean loss plus weight decay
+    Training minimises the energy ``-(N/n) sum log p(y|x, w) - log p(w)``;
+    with the default ``GaussianPrior`` this is the mean loss plus weight decay
     ``||w||^2 / (2 N scale^2)``. Every posterior draw is the same function,
     so the epistemic uncertainty is zero; use it as the baseline that the
     Bayesian methods are compared with.
@@ -19,6 +19,8 @@ class MAP(BaseInference):
     ----------
     module_ : torch.nn.Module
         The trained network.
+    likelihood_ : Likelihood
+        The fitted likelihood (its noise, for regression).
     loss_curve_ : list of float
         Training energy per epoch.
 
@@ -45,7 +47,9 @@ class MAP(BaseInference):
 
     def fit(self, problem):
         self.module_ = problem.build_module(problem.seed)
-        self.loss_curve_ = problem.train(self.module_, seed=problem.seed)
+        self.likelihood_ = problem.new_likelihood()
+        self.loss_curve_ = problem.train(self.module_, seed=problem.seed,
+                                         likelihood=self.likelihood_)
         return self
 
     def predict_f(self, X):
@@ -56,5 +60,5 @@ class MAP(BaseInference):
     def sample_f(self, X, n_samples, generator):
         m = self.module_
         with torch.no_grad():
-            f = stacked_forward(m.layers(), X, m.activation, log_noise_var=m.log_noise_var)
+            f = stacked_forward(m.layers(), X, m.activation)
         return f.expand(n_samples, *f.shape[1:])

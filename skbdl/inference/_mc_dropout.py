@@ -4,7 +4,7 @@ from numbers import Integral, Real
 
 import torch
 
-from ..neural_network._module import stacked_forward
+from .._nn import stacked_forward
 from ..utils._sklearn import Interval
 from ._base import BaseInference
 
@@ -30,6 +30,8 @@ class MCDropout(BaseInference):
     ----------
     module_ : torch.nn.Module
         The trained network.
+    likelihood_ : Likelihood
+        The fitted likelihood (its noise, for regression).
     loss_curve_ : list of float
         Training energy per epoch.
 
@@ -68,7 +70,9 @@ class MCDropout(BaseInference):
 
     def fit(self, problem):
         self.module_ = problem.build_module(problem.seed, dropout=self.p)
-        self.loss_curve_ = problem.train(self.module_, seed=problem.seed)
+        self.likelihood_ = problem.new_likelihood()
+        self.loss_curve_ = problem.train(self.module_, seed=problem.seed,
+                                         likelihood=self.likelihood_)
         return self
 
     def sample_f(self, X, n_samples, generator):
@@ -80,5 +84,4 @@ class MCDropout(BaseInference):
             for layer in m.hidden
         ]
         with torch.no_grad():
-            return stacked_forward(m.layers(), X, m.activation, masks=masks,
-                                   log_noise_var=m.log_noise_var)
+            return stacked_forward(m.layers(), X, m.activation, masks=masks)

@@ -8,8 +8,15 @@ import torch
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
+from .._nn import (
+    ACTIVATIONS,
+    TrainingProblem,
+    chunk_rows,
+    likelihood_for,
+    stacked_forward,
+    train_valid_split,
+)
 from ..inference import METHODS
-from ..inference._base import TrainingProblem
 from ..priors import resolve_prior
 from ..utils._sklearn import (
     HasMethods,
@@ -25,7 +32,6 @@ from ..utils._torch import (
     to_tensor,
     torch_threads,
 )
-from ._module import ACTIVATIONS, chunk_rows, stacked_forward
 
 
 def _check_n_samples(n_samples):
@@ -145,23 +151,30 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
             return self.batch_size
         return int(min(64, max(8, n_rows // 10)))
 
+    def _likelihood(self):
+        return likelihood_for(self._task, getattr(self, "heteroscedastic", False))
+
     def _make_problem(self, X, y, seed):
         y_dtype = torch.long if self._task == "classification" else torch.float32
+        batch_size = self._batch_size(len(X))
+        X = to_tensor(X, device=self.device)
+        y = to_tensor(y, dtype=y_dtype, device=self.device)
+        valid = None
+        if self.early_stopping:  # N is the number of rows trained on
+            (X, y), valid = train_valid_split(X, y, self.validation_fraction, seed + 1)
         return TrainingProblem(
-            X=to_tensor(X, device=self.device),
-            y=to_tensor(y, dtype=y_dtype, device=self.device),
-            task=self._task,
+            X=X,
+            y=y,
+            likelihood=self._likelihood(),
             n_outputs=self._n_outputs(),
             hidden_layer_sizes=self._hidden_sizes(),
             activation=self.activation,
             prior=resolve_prior(self.prior),
             seed=seed,
-            heteroscedastic=getattr(self, "heteroscedastic", False),
             max_epochs=self.max_epochs,
-            batch_size=self._batch_size(len(X)),
+            batch_size=batch_size,
             lr=self.lr,
-            early_stopping=self.early_stopping,
-            validation_fraction=self.validation_fraction,
+            valid=valid,
             n_iter_no_change=self.n_iter_no_change,
             verbose=self.verbose,
             device=self.device,
@@ -189,7 +202,8 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
         """Apply ``reduce`` to the latent draws (S, rows, k) of each row chunk.
 
         The generator is re-created from the same seed for every chunk, so
-        every chunk sees the same S functions (DESIGN §1.4).
+        every chunk sees the same S functions: a draw is a whole function, and
+        predictions do not depend on which rows are passed together.
         """
         seed = self._predict_seed if seed is None else seed
         out = []
@@ -225,7 +239,7 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
         generator = make_generator(draw_seed(local_random_state(random_state)))
         prior = resolve_prior(self.prior)
         sizes = [X.shape[1], *self._hidden_sizes(),
-                 self._n_outputs() + bool(getattr(self, "heteroscedastic", False))]
+                 self._likelihood().n_latent(self._n_outputs())]
         layers = [
             (prior.sample((n_samples, b, a), generator), prior.sample((n_samples, b), generator))
             for a, b in zip(sizes[:-1], sizes[1:])

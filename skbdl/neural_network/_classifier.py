@@ -1,10 +1,9 @@
 """BayesianMLPClassifier."""
 
-import math
-
 import numpy as np
 import torch
 from sklearn.base import ClassifierMixin
+from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import Bunch
 from sklearn.utils.multiclass import check_classification_targets
@@ -145,15 +144,14 @@ class BayesianMLPClassifier(ClassifierMixin, BaseBayesianMLP):
             approximation when the method has a closed-form latent predictive.
         """
         X = self._validate_X(X)
+        lik = self.method_.likelihood_
         if self._use_closed_form():
-            proba = self._closed_form(X, _probit_softmax)
+            proba = self._closed_form(X, lik.predict_closed)
         else:
             n_draws = self._n_draws(None)
-            # Average in float64: torch's float32 mean over the draw axis
-            # rounds differently by row position (row-order dependence).
-            proba = self._reduce_draws(
-                X, n_draws, lambda f: to_numpy(torch.softmax(f, -1).double().mean(0))
-            )
+            weights = self.method_.draw_weights(n_draws)
+            proba = self._reduce_draws(X, n_draws,
+                                       lambda f: lik.predict_draws(f, weights))
         proba = proba.astype(np.float64)
         return proba / proba.sum(axis=1, keepdims=True)
 
@@ -190,8 +188,9 @@ class BayesianMLPClassifier(ClassifierMixin, BaseBayesianMLP):
         """
         X = self._validate_X(X)
         n_draws = self._n_draws(n_samples)
+        lik = self.method_.likelihood_
         out = self._reduce_draws(
-            X, n_draws, lambda f: to_numpy(torch.softmax(f, -1).permute(1, 2, 0))
+            X, n_draws, lambda f: to_numpy(lik.probabilities(f).permute(1, 2, 0))
         )
         out = out.astype(np.float64)  # normalised in float64, as predict_proba
         return out / out.sum(axis=1, keepdims=True)
@@ -255,10 +254,12 @@ class BayesianMLPClassifier(ClassifierMixin, BaseBayesianMLP):
         proba : ndarray of shape (n_samples, n_classes, n_draws)
             Softmax of each prior network's logits.
         """
+        if not hasattr(self, "classes_"):
+            raise NotFittedError(
+                "BayesianMLPClassifier.sample_prior_predictive needs the number of "
+                "classes, which fit learns from y: call fit first (the prior does "
+                "not depend on the labels' values, only on their number)."
+            )
         f = self._prior_draws(X, n_samples, random_state)
-        return to_numpy(torch.softmax(f, -1).permute(1, 2, 0)).astype(np.float64)
-
-
-def _probit_softmax(mean, var):
-    """Probit approximation of E[softmax(f)] for f ~ N(mean, diag(var))."""
-    return to_numpy(torch.softmax(mean / torch.sqrt(1.0 + math.pi / 8.0 * var), -1))
+        return to_numpy(self._likelihood().probabilities(f).permute(1, 2, 0)).astype(
+            np.float64)

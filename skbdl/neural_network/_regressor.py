@@ -10,22 +10,6 @@ from ..utils._torch import draw_seed, local_random_state, make_generator, to_num
 from ._base import BaseBayesianMLP
 
 
-def _moments(f):
-    """(mean, epistemic var, aleatoric var) of draws f (S, n, 2) -> (n, 3).
-
-    Reduced over draws in float64: torch's float32 reduction over the leading
-    axis rounds differently for different positions in the row axis, which
-    made predictions depend on row order at the 1e-7 level.
-    """
-    f = f.double()
-    mu, noise = f[..., 0], torch.exp(f[..., 1])
-    return to_numpy(torch.stack([mu.mean(0), mu.var(0, unbiased=False), noise.mean(0)], 1))
-
-
-def _closed_moments(mean, var):
-    return to_numpy(torch.stack([mean[:, 0], var[:, 0], torch.exp(mean[:, 1])], 1))
-
-
 class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
     """Multi-layer perceptron regressor with a posterior over its weights.
 
@@ -143,9 +127,12 @@ class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
     def _variances(self, X):
         """(mean, epistemic var, aleatoric var) in standardised units, (n, 3)."""
         X = self._validate_X(X)
+        lik = self.method_.likelihood_
         if self._use_closed_form():
-            return self._closed_form(X, _closed_moments)
-        return self._reduce_draws(X, self._n_draws(None), _moments)
+            return self._closed_form(X, lik.predict_closed)
+        n_draws = self._n_draws(None)
+        weights = self.method_.draw_weights(n_draws)
+        return self._reduce_draws(X, n_draws, lambda f: lik.predict_draws(f, weights))
 
     def predict(self, X, return_std=False):
         """Predictive mean, and optionally the predictive standard deviation.
@@ -253,11 +240,12 @@ class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
         # on how the rows are chunked (a stream of per-chunk draws did).
         eps = torch.randn((int(n_samples), len(X)), generator=make_generator(seed + 1))
         start = [0]
+        lik = self.method_.likelihood_
 
         def draw(f):
             rows = eps[:, start[0]:start[0] + f.shape[1]].to(f.device)
             start[0] += f.shape[1]
-            return to_numpy((f[..., 0] + torch.exp(0.5 * f[..., 1]) * rows).T)
+            return to_numpy(lik.sample_y(f, rows).T)
 
         y = self._reduce_draws(X, int(n_samples), draw, seed=seed)
         return y.astype(np.float64) * self._y_std + self._y_mean

@@ -9,8 +9,7 @@ from scipy.stats import multivariate_normal
 
 from skbdl import BayesianMLPClassifier, BayesianMLPRegressor
 from skbdl.inference import Laplace
-from skbdl.inference._base import TrainingProblem
-from skbdl.inference._curvature import lik_hessian_sqrt
+from skbdl._nn import TrainingProblem, likelihood_for
 from skbdl.priors import GaussianPrior
 from skbdl.utils._torch import make_generator
 
@@ -23,8 +22,8 @@ Y_CLF = (X_CLF[:, 0] + X_CLF[:, 1] > 0).astype(int) + (X_CLF[:, 2] > 0.8)
 
 def _problem(X, y, task, hidden=(), n_outputs=1, epochs=30, activation="tanh"):
     dtype = torch.long if task == "classification" else torch.float32
-    return TrainingProblem(X=torch.as_tensor(X), y=torch.as_tensor(y, dtype=dtype), task=task,
-                           n_outputs=n_outputs, hidden_layer_sizes=hidden, activation=activation,
+    return TrainingProblem(X=torch.as_tensor(X), y=torch.as_tensor(y, dtype=dtype),
+                           likelihood=likelihood_for(task), n_outputs=n_outputs, hidden_layer_sizes=hidden, activation=activation,
                            prior=GaussianPrior(1.0), seed=0, max_epochs=epochs, batch_size=16,
                            lr=1e-2)
 
@@ -65,7 +64,7 @@ def _ggn_autograd(la, X, task):
     """Brute-force GGN sum_i J_i^T Lambda_i J_i from float64 autograd Jacobians."""
     m = copy.deepcopy(la.module_).double()
     X = X.double()
-    names = [n for n, _ in m.named_parameters() if n != "log_noise_var"]
+    names = [n for n, _ in m.named_parameters()]
     names = names[2 * la._first:]
     params = {n: p.detach() for n, p in m.named_parameters()}
 
@@ -77,7 +76,7 @@ def _ggn_autograd(la, X, task):
                                              vectorize=True)
     J = torch.cat([torch.cat([w, b[..., None]], -1).flatten(2)
                    for w, b in zip(jac[0::2], jac[1::2])], -1)  # [W | b], outputs outer
-    L = lik_hessian_sqrt(f, task)
+    L = likelihood_for(task).hessian_sqrt(f)
     return torch.einsum("nkp,nkl,nlq->pq", J, L @ L.transpose(1, 2), J)
 
 

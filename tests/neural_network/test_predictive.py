@@ -234,7 +234,7 @@ def test_gaussian_prior_map_is_ridge():
                                random_state=0).fit(x, y)
     module = reg.method_.module_
     w = torch.cat([module.head.weight[0], module.head.bias]).detach().double().numpy()
-    noise_var = float(torch.exp(module.log_noise_var.detach()))
+    noise_var = float(reg.method_.likelihood_.noise_var[0])
     # Closed form on the standardised targets, with the learned noise fixed:
     # (A^T A + sigma^2 / s^2 I) w = A^T y, A = [x, 1]: the bias is a weight too.
     y_std = (y - y.mean()) / y.std()

@@ -12,7 +12,7 @@ from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-import skbdl.neural_network._module as module_mod
+import skbdl._nn._module as module_mod
 from skbdl.inference import METHODS, Ensemble, MCDropout
 from skbdl.neural_network import BayesianMLPClassifier, BayesianMLPRegressor
 

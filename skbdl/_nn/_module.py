@@ -1,24 +1,42 @@
 """The MLP module and its vectorised evaluation under many posterior draws.
 
-Latent outputs ``f`` (DESIGN §1.3): logits of shape ``(n, n_classes)`` for
-classification; ``(n, 2)`` holding the mean and the log noise variance for
-regression. In the homoscedastic case the log-variance column is one learned
-scalar broadcast to every row; in the heteroscedastic case it is a second head.
+The network outputs the latent ``f`` the likelihood interprets: logits of
+shape ``(n, n_classes)``, the regression mean ``(n, 1)``, or the mean and
+log noise variance ``(n, 2)`` of a heteroscedastic Gaussian. The
+homoscedastic noise belongs to the likelihood, not to the network.
 """
+
+from collections import namedtuple
 
 import torch
 from torch import nn
 
+#: An activation ``fn`` and its derivative ``grad(s, a)`` at the
+#: pre-activation ``s`` with output ``a = fn(s)``. The forward pass, the
+#: forward-mode linearisation and the GGN back-propagation all read this one
+#: table, so an activation added here is correct everywhere.
+Activation = namedtuple("Activation", ["fn", "grad"])
+
 ACTIVATIONS = {
-    "relu": torch.relu,
-    "tanh": torch.tanh,
-    "logistic": torch.sigmoid,
-    "identity": lambda x: x,
+    "relu": Activation(torch.relu, lambda s, a: (s > 0).to(s.dtype)),
+    "tanh": Activation(torch.tanh, lambda s, a: 1.0 - a * a),
+    "logistic": Activation(torch.sigmoid, lambda s, a: a * (1.0 - a)),
+    "identity": Activation(lambda x: x, lambda s, a: torch.ones_like(s)),
 }
 
 # Rows per chunk are chosen so that one chunk's widest activation tensor,
 # (n_draws, rows, width), holds about this many floats (16 MB in float32).
 _CHUNK_FLOATS = 2**22
+
+
+def activation(name):
+    """The ``Activation`` called ``name``; a clear error for unknown names."""
+    try:
+        return ACTIVATIONS[name]
+    except KeyError:
+        raise ValueError(
+            f"Unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}."
+        ) from None
 
 
 class MLP(nn.Module):
@@ -31,35 +49,27 @@ class MLP(nn.Module):
     hidden_layer_sizes : tuple of int
         Widths of the hidden layers (may be empty: a linear model).
     n_out : int
-        Number of outputs of the last linear layer.
+        Number of outputs of the last linear layer (the latent width).
     activation : str
         Key of ``ACTIVATIONS``.
     dropout : float
         Dropout rate after each hidden activation (0 disables it).
-    noise_head : {None, "homoscedastic", "heteroscedastic"}
-        For regression: append a log noise variance column to the output.
     """
 
     def __init__(self, n_in, hidden_layer_sizes, n_out, activation="relu",
-                 dropout=0.0, noise_head=None):
+                 dropout=0.0):
         super().__init__()
         sizes = [n_in, *hidden_layer_sizes]
         self.hidden = nn.ModuleList(
             nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:])
         )
-        n_head = n_out + (noise_head == "heteroscedastic")
-        self.head = nn.Linear(sizes[-1], n_head)
+        self.head = nn.Linear(sizes[-1], n_out)
         self.activation = activation
         self.dropout = float(dropout)
-        self.noise_head = noise_head
-        if noise_head == "homoscedastic":
-            self.log_noise_var = nn.Parameter(torch.zeros(1))
-        else:
-            self.register_parameter("log_noise_var", None)
 
     def features(self, x):
         """Output of the last hidden layer (the input of ``head``)."""
-        act = ACTIVATIONS[self.activation]
+        act = activation(self.activation).fn
         for layer in self.hidden:
             x = act(layer(x))
             if self.dropout > 0:
@@ -67,24 +77,43 @@ class MLP(nn.Module):
         return x
 
     def forward(self, x):
-        return self.add_noise_column(self.head(self.features(x)))
-
-    def add_noise_column(self, out):
-        """Append the homoscedastic log noise variance as the last column."""
-        if self.log_noise_var is None:
-            return out
-        return torch.cat([out, self.log_noise_var.expand(*out.shape[:-1], 1)], -1)
+        return self.head(self.features(x))
 
     def layers(self):
         """``[(weight, bias), ...]`` for every linear layer, head last."""
         return [(m.weight, m.bias) for m in (*self.hidden, self.head)]
 
     def prior_parameters(self):
-        """The parameters the weight prior applies to (not the noise)."""
+        """The parameters the weight prior applies to."""
         return [p for layer in self.layers() for p in layer]
 
 
-def stacked_forward(layers, x, activation, masks=None, log_noise_var=None):
+def stack_layers(per_draw):
+    """Stack the layers of several networks on a leading draw axis.
+
+    Parameters
+    ----------
+    per_draw : list of list of (weight, bias)
+        ``S`` networks of the same architecture (``MLP.layers()`` of each).
+
+    Returns
+    -------
+    layers : list of (weight, bias)
+        Weights of shape ``(S, out, in)`` and biases ``(S, out)``, detached.
+    """
+    return [
+        tuple(torch.stack([layers[i][j].detach() for layers in per_draw])
+              for j in range(2))
+        for i in range(len(per_draw[0]))
+    ]
+
+
+def split_weight_bias(stacked):
+    """``(W, b)`` of stacked augmented layers ``[W | b]`` of shape (..., out, in + 1)."""
+    return [(wb[..., :-1], wb[..., -1]) for wb in stacked]
+
+
+def stacked_forward(layers, x, activation_name, masks=None):
     """Evaluate S networks (or one network under S dropout masks) at once.
 
     Parameters
@@ -94,19 +123,17 @@ def stacked_forward(layers, x, activation, masks=None, log_noise_var=None):
         ``(S, out, in)`` (one per draw); biases ``(out,)`` or ``(S, out)``.
     x : Tensor of shape (n, n_in)
         Input rows.
-    activation : str
+    activation_name : str
         Key of ``ACTIVATIONS``.
     masks : list of Tensor of shape (S, 1, width), optional
         One scaled dropout mask per hidden layer and draw.
-    log_noise_var : Tensor of shape () or (S,), optional
-        Homoscedastic log noise variance to append as the last column.
 
     Returns
     -------
     f : Tensor of shape (S, n, n_out)
         Latent outputs; ``S`` is 1 when nothing varies over draws.
     """
-    act = ACTIVATIONS[activation]
+    act = activation(activation_name).fn
     h = x
     for i, (weight, bias) in enumerate(layers):
         if weight.dim() == 3:
@@ -120,19 +147,9 @@ def stacked_forward(layers, x, activation, masks=None, log_noise_var=None):
                 h = h * masks[i]
     if h.dim() == 2:
         h = h.unsqueeze(0)
-    if log_noise_var is not None:
-        noise = log_noise_var.reshape(-1, 1, 1).expand(h.shape[0], h.shape[1], 1)
-        h = torch.cat([h, noise], -1)
     return h
 
 
 def chunk_rows(n_draws, width):
     """Rows per chunk so that one (n_draws, rows, width) tensor stays bounded."""
     return max(256, _CHUNK_FLOATS // max(1, n_draws * width))
-
-
-def map_chunks(fn, x, rows):
-    """Apply ``fn`` to row chunks of ``x`` and concatenate along axis -2."""
-    if x.shape[0] <= rows:
-        return fn(x)
-    return torch.cat([fn(x[i:i + rows]) for i in range(0, x.shape[0], rows)], -2)

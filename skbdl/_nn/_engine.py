@@ -6,9 +6,11 @@ two hot spots are replaced because they dominated small-MLP training on CPU
 replaced by tensor slicing with a local ``torch.Generator``, and prediction
 never goes through skorch (the estimators call the module in row chunks).
 
-The loss is the energy of DESIGN §1.7 divided by ``N``:
+The loss is the minibatch energy
+``U(w) = -(N/n) sum_batch log p(y|x, w) - log p(w)`` divided by ``N``:
 ``mean_batch(-log p(y|x, w)) + extra_energy(module) / N``, where
-``extra_energy`` is the negative log prior (or a KL term for VI).
+``extra_energy`` is the negative log prior (or a KL term for VI) and ``N``
+the number of rows the likelihood is summed over.
 """
 
 import math
@@ -17,7 +19,8 @@ import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping, EpochTimer, PrintLog
-from torch import nn
+
+from ..utils import _skorch
 
 
 class TensorData:
@@ -52,16 +55,6 @@ class TensorBatches:
             yield X[start:start + self.batch_size], y[start:start + self.batch_size]
 
 
-class GaussianNLL(nn.Module):
-    """Mean Gaussian negative log-likelihood of ``y`` under f = (mean, log var)."""
-
-    def forward(self, f, y):
-        mean, log_var = f[..., 0], f[..., 1]
-        nll = 0.5 * (log_var + (y - mean) ** 2 * torch.exp(-log_var)
-                     + math.log(2 * math.pi))
-        return nll.mean()
-
-
 class Engine(NeuralNet):
     """skorch net minimising the per-sample energy; not a public class.
 
@@ -75,17 +68,27 @@ class Engine(NeuralNet):
         ``extra_energy(module) -> scalar tensor``, e.g. the negative log prior.
     valid_data : TensorData or None
         Held-out rows for early stopping (the split is made by the caller).
+    params : list of torch.Tensor or None
+        The tensors the optimizer updates; None means the module's parameters.
     **kwargs
         Passed to ``skorch.NeuralNet`` (``criterion``, ``optimizer``, ``lr``,
         ``max_epochs``, ``batch_size``, ``iterator_train__generator``, ...).
     """
 
     def __init__(self, module, *, n_train, extra_energy=None, valid_data=None,
-                 **kwargs):
+                 params=None, **kwargs):
         super().__init__(module, **kwargs)
         self.n_train = n_train
         self.extra_energy = extra_energy
         self.valid_data = valid_data
+        self.params = params
+
+    def get_all_learnable_params(self):
+        if self.params is None:
+            yield from super().get_all_learnable_params()
+            return
+        for i, param in enumerate(self.params):
+            yield f"param_{i}", param
 
     def check_data(self, X, y=None):
         pass  # the estimator validated the data already
@@ -146,13 +149,13 @@ class Engine(NeuralNet):
         step = {}
 
         def closure():
-            self._zero_grad_optimizer()
+            _skorch.zero_grad(self)
             out = self.train_step_single(batch, **fit_params)
             if not step:  # skorch keeps the first step (LBFGS calls it again)
                 step.update(out)
             return out["loss"]
 
-        self._step_optimizer(closure)
+        _skorch.step(self, closure)
         return step
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
@@ -162,8 +165,8 @@ class Engine(NeuralNet):
         return loss
 
 
-def make_engine(module, *, task, n_train, extra_energy, generator, max_epochs,
-                batch_size, lr, optimizer, optimizer_kwargs, valid_data,
+def make_engine(module, *, criterion, n_train, extra_energy, generator, max_epochs,
+                batch_size, lr, optimizer, optimizer_kwargs, params, valid_data,
                 n_iter_no_change, verbose, callbacks=()):
     """Build the engine for one training run (see ``Engine``)."""
     callbacks = list(callbacks)
@@ -178,7 +181,8 @@ def make_engine(module, *, task, n_train, extra_energy, generator, max_epochs,
         n_train=n_train,
         extra_energy=extra_energy,
         valid_data=valid_data,
-        criterion=nn.CrossEntropyLoss if task == "classification" else GaussianNLL,
+        params=params,
+        criterion=criterion,
         optimizer=optimizer,
         lr=lr,
         max_epochs=max_epochs,
@@ -192,3 +196,22 @@ def make_engine(module, *, task, n_train, extra_energy, generator, max_epochs,
         verbose=int(verbose),
         **extra,
     )
+
+
+class StepHook(Callback):
+    """Call ``fn(module, step)`` after every optimizer step (training batches).
+
+    ``step`` counts the steps of this training run from 0; a hook may keep
+    weight snapshots (SG-MCMC draws) or adjust step sizes.
+    """
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def on_train_begin(self, net, **kwargs):
+        self.step_ = 0
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        if training:
+            self.fn(net.module_, self.step_)
+            self.step_ += 1

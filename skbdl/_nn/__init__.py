@@ -1,0 +1,33 @@
+"""The training core below the inference methods (private).
+
+The network (``MLP``, ``stacked_forward``), the likelihoods, the training
+engine and ``TrainingProblem``. Imports only ``skbdl.utils`` and
+``skbdl.priors``; the methods (``skbdl.inference``) and the estimators
+(``skbdl.neural_network``) build on it.
+"""
+
+from ._likelihood import (
+    MIN_NOISE_VAR,
+    Categorical,
+    Gaussian,
+    HeteroscedasticGaussian,
+    Likelihood,
+    likelihood_for,
+)
+from ._module import (
+    ACTIVATIONS,
+    MLP,
+    activation,
+    chunk_rows,
+    split_weight_bias,
+    stack_layers,
+    stacked_forward,
+)
+from ._problem import TrainingProblem, train_valid_split
+
+__all__ = [
+    "ACTIVATIONS", "MIN_NOISE_VAR", "MLP", "Categorical", "Gaussian",
+    "HeteroscedasticGaussian", "Likelihood", "TrainingProblem", "activation",
+    "chunk_rows", "likelihood_for", "split_weight_bias", "stack_layers",
+    "stacked_forward", "train_valid_split",
+]

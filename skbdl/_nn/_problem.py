@@ -1,0 +1,167 @@
+"""``TrainingProblem``: the data, prior, likelihood and training engine that
+an inference method receives from the estimator.
+
+The training hooks are explicit arguments of ``TrainingProblem.train``; the
+contract they follow is written in ``skbdl/inference/_base.py``.
+"""
+
+import inspect
+from dataclasses import dataclass, field
+
+import torch
+
+from ..utils._torch import make_generator, seeded
+from ._engine import StepHook, TensorData, make_engine
+from ._likelihood import NOISE_POLICIES
+from ._module import MLP
+
+
+def train_valid_split(X, y, fraction, seed):
+    """A seeded split of the rows: ``((X_train, y_train), (X_valid, y_valid))``.
+
+    ``round(fraction * n)`` rows (at least one) are held out.
+    """
+    n = len(X)
+    n_valid = max(1, int(round(fraction * n)))
+    order = torch.randperm(n, generator=make_generator(seed)).to(X.device)
+    tr, va = order[n_valid:], order[:n_valid]
+    return (X[tr], y[tr]), (X[va], y[va])
+
+
+def _accepts(cls, name):
+    try:
+        return name in inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+@dataclass
+class TrainingProblem:
+    """Everything an inference method needs to learn a posterior.
+
+    Built by the estimator in ``fit``; tensors are float32 on ``device``.
+    ``X`` and ``y`` are the rows the likelihood is summed over (``y`` holds
+    class indices or standardised targets); ``N = n_train = len(X)`` scales
+    the energy of every method. With early stopping the estimator has
+    already moved the validation rows to ``valid``.
+    """
+
+    X: torch.Tensor
+    y: torch.Tensor
+    likelihood: object
+    n_outputs: int
+    hidden_layer_sizes: tuple
+    activation: str
+    prior: object
+    seed: int
+    max_epochs: int = 100
+    batch_size: int = 64
+    lr: float = 1e-3
+    valid: tuple = field(default=None, repr=False)
+    n_iter_no_change: int = 10
+    verbose: int = 0
+    device: str = "cpu"
+
+    @property
+    def n_train(self):
+        """``N``: the number of rows the energy is scaled to."""
+        return len(self.X)
+
+    @property
+    def task(self):
+        """``"classification"`` or ``"regression"`` (from the likelihood)."""
+        return self.likelihood.task
+
+    @property
+    def n_latent(self):
+        """Width of the network's latent output."""
+        return self.likelihood.n_latent(self.n_outputs)
+
+    def new_likelihood(self):
+        """A fresh copy of the likelihood, for one training run."""
+        return self.likelihood.copy().to(self.device)
+
+    def build_module(self, seed, dropout=0.0, factory=MLP):
+        """A freshly initialised network (initialisation seeded by ``seed``).
+
+        ``factory(n_in, hidden_layer_sizes, n_out, activation, dropout=...)``
+        builds it; the default is the plain ``MLP``.
+        """
+        with seeded(seed):
+            module = factory(self.X.shape[1], self.hidden_layer_sizes, self.n_latent,
+                             self.activation, dropout=dropout)
+        return module.to(self.device)
+
+    def neg_log_prior(self, module):
+        """``-log p(w)`` of the module's weights under the problem's prior."""
+        return self.prior.neg_log_prob(module.prior_parameters())
+
+    def train(self, module, *, seed, likelihood, optimizer=torch.optim.Adam,
+              optimizer_kwargs=None, params=None, noise="refit", extra_energy="prior",
+              callbacks=(), on_step=()):
+        """Train ``module`` in place on the energy; return the loss curve.
+
+        Parameters
+        ----------
+        module : nn.Module
+            Network to train (its forward gives the latent outputs).
+        seed : int
+            Seeds the batch order, the optimizer's ``generator`` and any
+            global-RNG op (dropout).
+        likelihood : Likelihood
+            The data term and the noise state this run learns (use
+            ``new_likelihood()`` for each run).
+        optimizer : type of torch.optim.Optimizer
+            Optimizer or update rule, called as
+            ``optimizer(params, lr=lr, **optimizer_kwargs)``; if its
+            signature has a ``generator`` argument it receives a
+            ``torch.Generator`` of this run for training-time noise.
+        optimizer_kwargs : dict, optional
+            Extra optimizer arguments.
+        params : list of torch.Tensor, optional
+            The tensors the optimizer updates. None: the module's parameters
+            and the likelihood's trainable noise under ``noise``.
+        noise : {"refit", "gradient", "fixed"}, default="refit"
+            How the likelihood learns its noise (see ``Gaussian``).
+        extra_energy : "prior", callable or None
+            The term added to the summed negative log-likelihood; "prior"
+            means ``neg_log_prior``.
+        callbacks : sequence of skorch callbacks
+            Extra callbacks.
+        on_step : sequence of callables
+            ``fn(module, step)`` called after every optimizer step.
+
+        Returns
+        -------
+        loss_curve : list of float
+            Mean training energy per epoch (divided by ``N``).
+        """
+        if noise not in NOISE_POLICIES:
+            raise ValueError(f"noise must be one of {NOISE_POLICIES}; got {noise!r}.")
+        if extra_energy == "prior":
+            extra_energy = self.neg_log_prior
+        if params is None:
+            params = [*module.parameters(), *likelihood.trainable_parameters(noise)]
+        optimizer_kwargs = dict(optimizer_kwargs or {})
+        if _accepts(optimizer, "generator"):
+            optimizer_kwargs.setdefault("generator", make_generator(seed + 2,
+                                                                    self.device))
+        data = TensorData(self.X, self.y)
+        valid = None if self.valid is None else TensorData(*self.valid)
+        noise_callbacks = likelihood.training_callbacks(data, noise)
+        engine = make_engine(
+            module, criterion=likelihood.criterion(), n_train=self.n_train,
+            extra_energy=extra_energy, generator=make_generator(seed),
+            max_epochs=self.max_epochs, batch_size=min(self.batch_size, self.n_train),
+            lr=self.lr, optimizer=optimizer, optimizer_kwargs=optimizer_kwargs,
+            params=params, valid_data=valid, n_iter_no_change=self.n_iter_no_change,
+            verbose=self.verbose,
+            callbacks=[*noise_callbacks, *callbacks,
+                       *(StepHook(fn) for fn in on_step)],
+        )
+        with seeded(seed):
+            engine.fit(data, None)
+        module.eval()
+        for callback in noise_callbacks:  # the noise of the weights returned
+            callback.refit(module)
+        return [float(v) for v in engine.history[:, "train_loss"]]
