@@ -10,20 +10,21 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..utils._torch import make_generator, seeded
+from ..utils._torch import seeded
 from ._engine import StepHook, TensorData, make_engine
 from ._likelihood import NOISE_POLICIES
 from ._module import MLP
 
 
-def train_valid_split(X, y, fraction, seed):
-    """A seeded split of the rows: ``((X_train, y_train), (X_valid, y_valid))``.
+def train_valid_split(X, y, fraction, generator):
+    """A random split of the rows: ``((X_train, y_train), (X_valid, y_valid))``.
 
-    ``round(fraction * n)`` rows (at least one) are held out.
+    ``round(fraction * n)`` rows (at least one) are held out; the order is
+    drawn from ``generator`` (a CPU ``torch.Generator``).
     """
     n = len(X)
     n_valid = max(1, int(round(fraction * n)))
-    order = torch.randperm(n, generator=make_generator(seed)).to(X.device)
+    order = torch.randperm(n, generator=generator).to(X.device)
     tr, va = order[n_valid:], order[:n_valid]
     return (X[tr], y[tr]), (X[va], y[va])
 
@@ -43,7 +44,10 @@ class TrainingProblem:
     ``X`` and ``y`` are the rows the likelihood is summed over (``y`` holds
     class indices or standardised targets); ``N = n_train = len(X)`` scales
     the energy of every method. With early stopping the estimator has
-    already moved the validation rows to ``valid``.
+    already moved the validation rows to ``valid``. ``seeds`` (a
+    ``skbdl.utils._random.Seeds``) is the fit's seed tree: a method passes
+    it, or ``seeds.child(k)`` for member or chain ``k``, to ``build_module``
+    and ``train``.
     """
 
     X: torch.Tensor
@@ -53,7 +57,7 @@ class TrainingProblem:
     hidden_layer_sizes: tuple
     activation: str
     prior: object
-    seed: int
+    seeds: object
     max_epochs: int = 100
     batch_size: int = 64
     lr: float = 1e-3
@@ -81,13 +85,13 @@ class TrainingProblem:
         """A fresh copy of the likelihood, for one training run."""
         return self.likelihood.copy().to(self.device)
 
-    def build_module(self, seed, dropout=0.0, factory=MLP):
-        """A freshly initialised network (initialisation seeded by ``seed``).
+    def build_module(self, seeds, dropout=0.0, factory=MLP):
+        """A freshly initialised network (from the stream ``seeds.seed("init")``).
 
         ``factory(n_in, hidden_layer_sizes, n_out, activation, dropout=...)``
         builds it; the default is the plain ``MLP``.
         """
-        with seeded(seed):
+        with seeded(seeds.seed("init")):
             module = factory(self.X.shape[1], self.hidden_layer_sizes, self.n_latent,
                              self.activation, dropout=dropout)
         return module.to(self.device)
@@ -96,7 +100,7 @@ class TrainingProblem:
         """``-log p(w)`` of the module's weights under the problem's prior."""
         return self.prior.neg_log_prob(module.prior_parameters())
 
-    def train(self, module, *, seed, likelihood, optimizer=torch.optim.Adam,
+    def train(self, module, *, seeds, likelihood, optimizer=torch.optim.Adam,
               optimizer_kwargs=None, params=None, noise="refit", extra_energy="prior",
               callbacks=(), on_step=()):
         """Train ``module`` in place on the energy; return the loss curve.
@@ -105,9 +109,10 @@ class TrainingProblem:
         ----------
         module : nn.Module
             Network to train (its forward gives the latent outputs).
-        seed : int
-            Seeds the batch order, the optimizer's ``generator`` and any
-            global-RNG op (dropout).
+        seeds : Seeds
+            The run's seed tree: its streams ``"batches"`` (batch order),
+            ``"noise"`` (the optimizer's ``generator``) and ``"dropout"``
+            (global-RNG ops, run under a forked and seeded global RNG).
         likelihood : Likelihood
             The data term and the noise state this run learns (use
             ``new_likelihood()`` for each run).
@@ -144,14 +149,14 @@ class TrainingProblem:
             params = [*module.parameters(), *likelihood.trainable_parameters(noise)]
         optimizer_kwargs = dict(optimizer_kwargs or {})
         if _accepts(optimizer, "generator"):
-            optimizer_kwargs.setdefault("generator", make_generator(seed + 2,
-                                                                    self.device))
+            optimizer_kwargs.setdefault("generator",
+                                        seeds.generator("noise", self.device))
         data = TensorData(self.X, self.y)
         valid = None if self.valid is None else TensorData(*self.valid)
         noise_callbacks = likelihood.training_callbacks(data, noise)
         engine = make_engine(
             module, criterion=likelihood.criterion(), n_train=self.n_train,
-            extra_energy=extra_energy, generator=make_generator(seed),
+            extra_energy=extra_energy, generator=seeds.generator("batches"),
             max_epochs=self.max_epochs, batch_size=min(self.batch_size, self.n_train),
             lr=self.lr, optimizer=optimizer, optimizer_kwargs=optimizer_kwargs,
             params=params, valid_data=valid, n_iter_no_change=self.n_iter_no_change,
@@ -159,7 +164,7 @@ class TrainingProblem:
             callbacks=[*noise_callbacks, *callbacks,
                        *(StepHook(fn) for fn in on_step)],
         )
-        with seeded(seed):
+        with seeded(seeds.seed("dropout")):
             engine.fit(data, None)
         module.eval()
         for callback in noise_callbacks:  # the noise of the weights returned

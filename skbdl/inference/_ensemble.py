@@ -11,11 +11,11 @@ from ..utils._torch import torch_threads
 from ._base import BaseInference
 
 
-def _train_member(problem, seed):
+def _train_member(problem, seeds):
     with torch_threads():
-        module = problem.build_module(seed)
+        module = problem.build_module(seeds)
         likelihood = problem.new_likelihood()
-        curve = problem.train(module, seed=seed, likelihood=likelihood)
+        curve = problem.train(module, seeds=seeds, likelihood=likelihood)
     return module, likelihood, curve
 
 
@@ -81,9 +81,9 @@ class Ensemble(BaseInference):
         return self.n_members
 
     def fit(self, problem):
-        seeds = [problem.seed + 7919 * k for k in range(self.n_members)]
         results = Parallel(n_jobs=self.n_jobs)(
-            delayed(_train_member)(problem, s) for s in seeds
+            delayed(_train_member)(problem, problem.seeds.child(k))
+            for k in range(self.n_members)
         )
         self.modules_ = [m for m, _, _ in results]
         self.likelihood_ = type(results[0][1]).stack([lik for _, lik, _ in results])

@@ -258,14 +258,14 @@ class Laplace(BaseInference):
     def fit(self, problem):
         self._check_zellner()
         train, valid = self._split(problem)
-        self.module_ = problem.build_module(problem.seed)
+        self.module_ = problem.build_module(problem.seeds)
         self.likelihood_ = problem.new_likelihood()
         self._first = 0 if self.subset == "all" else len(self.module_.hidden)
         self._theta = layer_params(self.module_)[self._first:]
         self._check_memory()
         if self.prior_precision == "online":
             return self._fit_online(train)
-        self.loss_curve_ = train.train(self.module_, seed=problem.seed,
+        self.loss_curve_ = train.train(self.module_, seeds=problem.seeds,
                                        likelihood=self.likelihood_)
         self._theta = layer_params(self.module_)[self._first:]
         evidence = self._fit_curvature(train)
@@ -289,7 +289,7 @@ class Laplace(BaseInference):
         online = OnlineMarglik(self, train, energy, 0.0 if noise else None,
                                self.online_burnin, self.online_frequency, self.online_steps,
                                self.online_lr, noise_fixed=fixed)
-        self.loss_curve_ = train.train(self.module_, seed=train.seed,
+        self.loss_curve_ = train.train(self.module_, seeds=train.seeds,
                                        likelihood=self.likelihood_, extra_energy=energy,
                                        callbacks=[online])
         self.n_marglik_updates_ = online.n_updates_
@@ -316,7 +316,7 @@ class Laplace(BaseInference):
         if self.prior_precision != "holdout" or problem.n_train < 5:
             return problem, None
         (X, y), valid = train_valid_split(problem.X, problem.y, self.validation_fraction,
-                                          problem.seed + 3)
+                                          problem.seeds.generator("holdout"))
         return dataclasses.replace(problem, X=X, y=y), valid
 
     def _check_memory(self):
@@ -496,7 +496,7 @@ class Laplace(BaseInference):
     def sample_f(self, X, n_samples, generator):
         """Latent outputs of ``n_samples`` posterior draws, (S, n, k)."""
         m = self.module_
-        devs = [d.to(X.dtype) for d in self._posterior.sample(n_samples, generator)]
+        devs = [d.to(X) for d in self._posterior.sample(n_samples, generator)]
         with torch.no_grad():
             if self.subset == "last_layer":  # GLM and NN coincide for the last layer
                 head = split_weight_bias([self._theta[0].to(X.dtype) + devs[0]])

@@ -46,9 +46,9 @@ class MAP(BaseInference):
         pass
 
     def fit(self, problem):
-        self.module_ = problem.build_module(problem.seed)
+        self.module_ = problem.build_module(problem.seeds)
         self.likelihood_ = problem.new_likelihood()
-        self.loss_curve_ = problem.train(self.module_, seed=problem.seed,
+        self.loss_curve_ = problem.train(self.module_, seeds=problem.seeds,
                                          likelihood=self.likelihood_)
         return self
 

@@ -69,9 +69,9 @@ class MCDropout(BaseInference):
         return self.n_samples
 
     def fit(self, problem):
-        self.module_ = problem.build_module(problem.seed, dropout=self.p)
+        self.module_ = problem.build_module(problem.seeds, dropout=self.p)
         self.likelihood_ = problem.new_likelihood()
-        self.loss_curve_ = problem.train(self.module_, seed=problem.seed,
+        self.loss_curve_ = problem.train(self.module_, seeds=problem.seeds,
                                          likelihood=self.likelihood_)
         return self
 
@@ -79,8 +79,8 @@ class MCDropout(BaseInference):
         m = self.module_
         keep = 1.0 - float(self.p)
         masks = [
-            torch.bernoulli(torch.full((n_samples, 1, layer.out_features), keep),
-                            generator=generator) / keep
+            (torch.bernoulli(torch.full((n_samples, 1, layer.out_features), keep),
+                             generator=generator) / keep).to(X.device)
             for layer in m.hidden
         ]
         with torch.no_grad():

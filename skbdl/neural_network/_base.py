@@ -25,9 +25,8 @@ from ..utils._sklearn import (
     _fit_context,
     validate_data,
 )
+from ..utils._random import Seeds
 from ..utils._torch import (
-    draw_seed,
-    local_random_state,
     make_generator,
     to_tensor,
     torch_threads,
@@ -104,9 +103,9 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
                              y_numeric=self._task == "regression")
         self._check_device()
         y_encoded = self._encode_y(y)
-        rng = local_random_state(self.random_state)
-        problem = self._make_problem(X, y_encoded, seed=draw_seed(rng))
-        self._predict_seed = draw_seed(rng)
+        seeds = Seeds.from_random_state(self.random_state)
+        problem = self._make_problem(X, y_encoded, seeds)
+        self._predict_seed = seeds.seed("predict")
         self.method_ = self._resolve_method()
         with torch_threads():
             self.method_.fit(problem)
@@ -154,14 +153,15 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
     def _likelihood(self):
         return likelihood_for(self._task, getattr(self, "heteroscedastic", False))
 
-    def _make_problem(self, X, y, seed):
+    def _make_problem(self, X, y, seeds):
         y_dtype = torch.long if self._task == "classification" else torch.float32
         batch_size = self._batch_size(len(X))
         X = to_tensor(X, device=self.device)
         y = to_tensor(y, dtype=y_dtype, device=self.device)
         valid = None
         if self.early_stopping:  # N is the number of rows trained on
-            (X, y), valid = train_valid_split(X, y, self.validation_fraction, seed + 1)
+            (X, y), valid = train_valid_split(X, y, self.validation_fraction,
+                                              seeds.generator("split"))
         return TrainingProblem(
             X=X,
             y=y,
@@ -170,7 +170,7 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
             hidden_layer_sizes=self._hidden_sizes(),
             activation=self.activation,
             prior=resolve_prior(self.prior),
-            seed=seed,
+            seeds=seeds,
             max_epochs=self.max_epochs,
             batch_size=batch_size,
             lr=self.lr,
@@ -236,12 +236,13 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
             X = to_tensor(validate_data(self, X, dtype=[np.float64, np.float32],
                                         reset=False), device=self.device)
         n_samples = _check_n_samples(n_samples)
-        generator = make_generator(draw_seed(local_random_state(random_state)))
+        generator = Seeds.from_random_state(random_state).generator("init")
         prior = resolve_prior(self.prior)
         sizes = [X.shape[1], *self._hidden_sizes(),
                  self._likelihood().n_latent(self._n_outputs())]
         layers = [
-            (prior.sample((n_samples, b, a), generator), prior.sample((n_samples, b), generator))
+            (prior.sample((n_samples, b, a), generator).to(X.device),
+             prior.sample((n_samples, b), generator).to(X.device))
             for a, b in zip(sizes[:-1], sizes[1:])
         ]
         with torch_threads(), torch.no_grad():

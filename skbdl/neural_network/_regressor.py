@@ -6,7 +6,8 @@ from scipy.stats import norm
 from sklearn.base import RegressorMixin
 from sklearn.utils import Bunch
 
-from ..utils._torch import draw_seed, local_random_state, make_generator, to_numpy
+from ..utils._random import Seeds
+from ..utils._torch import to_numpy
 from ._base import BaseBayesianMLP
 
 
@@ -235,10 +236,11 @@ class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
         X = self._validate_X(X)
         if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}.")
-        seed = draw_seed(local_random_state(random_state))
+        seeds = Seeds.from_random_state(random_state)
+        seed = seeds.seed("predict")
         # The noise for all rows is drawn at once, so the draws do not depend
         # on how the rows are chunked (a stream of per-chunk draws did).
-        eps = torch.randn((int(n_samples), len(X)), generator=make_generator(seed + 1))
+        eps = torch.randn((int(n_samples), len(X)), generator=seeds.generator("noise"))
         start = [0]
         lik = self.method_.likelihood_
 
