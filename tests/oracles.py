@@ -157,3 +157,46 @@ def glm_predictive(la, X):
     """laplace-torch's linearised latent mean (n, k) and covariance (n, k, k)."""
     mean, cov = la._glm_predictive_distribution(torch.as_tensor(X, dtype=torch.float64))
     return mean.detach().numpy(), cov.detach().numpy()
+
+
+def kron_eigh(factors):
+    """Dense eigen-decomposition ``(eigenvalues, eigenvectors)`` of ``B (x) A``
+    of each layer (NumPy ``eigh`` of the explicit Kronecker product)."""
+    return [np.linalg.eigh(np.kron(B, A)) for A, B in factors]
+
+
+# ------------------------------------------------------------- brute force
+def grid_argmax(f, axes, refine=None, n_refine=41):
+    """Maximise ``f`` by brute force on a grid, then on a finer grid around it.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(*mesh) -> ndarray`` of the mesh's shape (vectorised over
+        broadcast arrays, one per axis).
+    axes : list of 1-D ndarray
+        Grid values of each coordinate; their ends bound the search.
+    refine : list of float, optional
+        Half-width of the finer grid along each axis (default: two steps of
+        the coarse grid).
+    n_refine : int
+        Points per axis of the finer grid.
+
+    Returns
+    -------
+    point : tuple of float
+        The best grid point.
+    value : float
+        ``f`` there.
+    """
+    def best(grid_axes):
+        values = f(*np.meshgrid(*grid_axes, indexing="ij"))
+        idx = np.unravel_index(int(np.nanargmax(values)), values.shape)
+        return tuple(float(a[i]) for a, i in zip(grid_axes, idx)), float(values[idx])
+
+    point, _ = best(axes)
+    if refine is None:
+        refine = [2 * (a[1] - a[0]) for a in axes]
+    fine = [np.linspace(max(a[0], x - h), min(a[-1], x + h), n_refine)
+            for a, x, h in zip(axes, point, refine)]
+    return best(fine)
