@@ -251,8 +251,9 @@ def digits_ood(test_size=0.3, seed=0):
         ``X_train`` (n_train, 64) and ``y_train`` (n_train,), digits 0-4 of
         the training split; ``X_test`` (n_test, 64) and ``y_test`` (n_test,),
         digits 0-4 of the test split; ``X_ood`` (n_ood, 64), digits 5-9 of
-        the test split; ``y_ood`` (n_ood,), their labels. Features are
-        standardised.
+        the test split; ``y_ood`` (n_ood,), their labels; and the whole
+        ten-class split, ``X_train_all`` (1257, 64), ``y_train_all``,
+        ``X_test_all`` (540, 64), ``y_test_all``. Features are standardised.
     """
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
@@ -266,4 +267,5 @@ def digits_ood(test_size=0.3, seed=0):
     known_tr, known_te = y_tr < 5, y_te < 5
     return Bunch(X_train=X_tr[known_tr], y_train=y_tr[known_tr],
                  X_test=X_te[known_te], y_test=y_te[known_te],
-                 X_ood=X_te[~known_te], y_ood=y_te[~known_te])
+                 X_ood=X_te[~known_te], y_ood=y_te[~known_te],
+                 X_train_all=X_tr, y_train_all=y_tr, X_test_all=X_te, y_test_all=y_te)
