@@ -8,6 +8,7 @@ import pytest
 import torch
 from scipy import stats
 
+import oracles
 from skbdl import BayesianMLPClassifier, BayesianMLPRegressor
 from skbdl.inference import Laplace
 from skbdl.priors import GaussianPrior, LaplacePrior
@@ -84,9 +85,9 @@ def test_map_with_a_strong_laplace_prior_is_sparse():
                         ("gaussian", GaussianPrior(math.sqrt(2) * b))]:
         reg = BayesianMLPRegressor((), method="map", prior=prior, max_epochs=500,
                                    batch_size=200, lr=1e-2, random_state=0)
-        module = reg.fit(X_SPARSE, Y_SPARSE).method_.module_
-        weights[name] = np.concatenate([module.head.weight.detach().numpy()[0],
-                                        module.head.bias.detach().numpy()])
+        reg.fit(X_SPARSE, Y_SPARSE)
+        (W, b_head), = oracles.mlp_layers(reg.method_.module_)[0]
+        weights[name] = np.concatenate([W[0], b_head])
     small = {k: int((np.abs(w) <= 0.02 * np.abs(w).max()).sum())
              for k, w in weights.items()}
     assert small["laplace"] >= 8  # the unused features (and the bias)
