@@ -113,6 +113,10 @@ class Engine(NeuralNet):
 
     def initialize_callbacks(self):
         super().initialize_callbacks()
+        # EarlyStopping ends training by raising in on_epoch_end; run it after
+        # PrintLog (which skorch puts last) so the final epoch is printed too.
+        stop = [(n, cb) for n, cb in self.callbacks_ if isinstance(cb, EarlyStopping)]
+        self.callbacks_ = [c for c in self.callbacks_ if c not in stop] + stop
         self._hooked = {
             name: [(n, cb) for n, cb in self.callbacks_
                    if getattr(type(cb), name, None) is not getattr(Callback, name)]

@@ -148,8 +148,22 @@ def test_invalid_inputs_raise(metric, kwargs, match):
 
 
 def test_float32_probabilities_within_float32_precision_are_accepted():
-    rng = np.random.default_rng(2)
+    # Rows that sum to 1 only to float32 precision. Confidences 0.85 (bin 12
+    # of 15, (0.8, 0.867]): one right, one wrong, gap |0.5 - 0.85|; 0.55 (bin
+    # 8, (0.533, 0.6]): both right, gap 0.45. Far from the bin edges, so the
+    # float32 rounding (relative 6e-8) only moves the value by ~1e-7.
+    proba = np.array([[0.85, 0.1, 0.05], [0.1, 0.85, 0.05], [0.55, 0.3, 0.15],
+                      [0.3, 0.15, 0.55]], dtype=np.float32)
+    assert np.any(proba.astype(np.float64).sum(axis=1) != 1.0)
+    y = [0, 0, 0, 2]
+    expected = 2 / 4 * abs(0.5 - 0.85) + 2 / 4 * abs(1.0 - 0.55)
+    ece = expected_calibration_error(y, proba, labels=[0, 1, 2])
+    assert ece == pytest.approx(expected, abs=1e-6)
+    rng = np.random.default_rng(2)  # and a larger float32 case equals float64
     proba = rng.dirichlet(np.ones(10), size=200).astype(np.float32)
     y = rng.integers(0, 10, size=200)
-    ece = expected_calibration_error(y, proba, labels=np.arange(10))
-    assert 0 <= ece <= 1
+    ece32 = expected_calibration_error(y, proba, labels=np.arange(10))
+    p64 = proba.astype(np.float64)
+    ece64 = expected_calibration_error(y, p64 / p64.sum(1, keepdims=True),
+                                       labels=np.arange(10))
+    assert ece32 == pytest.approx(ece64, abs=1e-6)

@@ -147,15 +147,28 @@ def test_regression_calibration_curve_hand():
 
 
 def test_regression_calibration_default_levels_and_large_sample():
+    # y ~ N(0, 1). Predicting N(0, sd^2), the fraction below the p-quantile
+    # is q = Phi(sd * Phi^-1(p)), estimated from n draws with standard error
+    # s = sqrt(q (1 - q) / n); every bound below allows 5 standard errors.
+    n = 20000
     rng = np.random.default_rng(3)
-    y = rng.normal(size=20000)
+    y = rng.normal(size=n)
     expected, observed = regression_calibration_curve(y, np.zeros_like(y),
                                                       np.ones_like(y))
-    np.testing.assert_allclose(expected, np.arange(1, 20) / 20)
-    np.testing.assert_allclose(observed, expected, atol=0.015)
+    p = np.arange(1, 20) / 20
+    np.testing.assert_allclose(expected, p)
+    se = np.sqrt(p * (1 - p) / n)
+    assert np.all(np.abs(observed - p) <= 5 * se)
+    # Calibrated: CE = mean_j e_j^2 with |e_j| <= 5 s_j.
     calibrated = regression_calibration_error(y, 0 * y, 0 * y + 1)
+    assert calibrated <= np.mean((5 * se) ** 2)
+    # Over-confident (sd 0.5): CE = mean_j (p_j - q_j - e_j)^2 differs from
+    # mean_j (p_j - q_j)^2 by at most mean_j (2 |p_j - q_j| 5 s_j + (5 s_j)^2).
+    q = norm.cdf(norm.ppf(p) / 0.5)
+    s_q = np.sqrt(q * (1 - q) / n)
     overconfident = regression_calibration_error(y, 0 * y, 0 * y + 0.5)
-    assert calibrated < 1e-4 < 1e-2 < overconfident
+    tol = np.mean(2 * np.abs(p - q) * 5 * s_q + (5 * s_q) ** 2)
+    assert overconfident == pytest.approx(np.mean((p - q) ** 2), abs=tol)
 
 
 def test_regression_calibration_invalid_levels():

@@ -7,12 +7,14 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.datasets import make_classification, make_regression
 from sklearn.linear_model import BayesianRidge, LinearRegression, LogisticRegression
 from sklearn.metrics import get_scorer as sklearn_get_scorer
+from sklearn.metrics import r2_score
 from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skbdl.metrics import (
     brier_score,
+    classwise_calibration_error,
     crps_gaussian,
     expected_calibration_error,
     gaussian_nll,
@@ -20,6 +22,8 @@ from skbdl.metrics import (
     get_scorer_names,
     interval_coverage,
     interval_width,
+    maximum_calibration_error,
+    regression_calibration_error,
 )
 
 X_CLF, Y_CLF = make_classification(n_samples=120, n_features=5, n_informative=3,
@@ -41,7 +45,9 @@ def test_classification_scorers_in_grid_search_match_fold_metrics():
                                              model.predict_proba(X_CLF[test]))
             got = search.cv_results_[f"split{fold}_test_score"][i]
             assert got == pytest.approx(-ece, abs=1e-12)
-    assert search.best_score_ <= 0
+    means = search.cv_results_["mean_test_score"]
+    assert search.best_score_ == means.max()
+    assert search.best_params_ == {"C": [0.01, 1.0][int(np.argmax(means))]}
 
 
 def test_cross_validate_dict_mixes_skbdl_and_sklearn_scorers():
@@ -53,13 +59,16 @@ def test_cross_validate_dict_mixes_skbdl_and_sklearn_scorers():
     cv = StratifiedKFold(3)
     res = cross_validate(LogisticRegression(max_iter=500), X_CLF, Y_CLF, cv=cv,
                          scoring=scoring)
-    train, test = next(iter(cv.split(X_CLF, Y_CLF)))
-    model = LogisticRegression(max_iter=500).fit(X_CLF[train], Y_CLF[train])
-    proba = model.predict_proba(X_CLF[test])
-    assert res["test_brier"][0] == pytest.approx(-brier_score(Y_CLF[test], proba),
-                                                 abs=1e-12)
-    assert np.all(res["test_ece"] <= 0) and np.all(res["test_mce"] <= res["test_ece"])
-    assert np.all(res["test_cw"] <= 0) and np.all(res["test_acc"] > 0.5)
+    for fold, (train, test) in enumerate(cv.split(X_CLF, Y_CLF)):
+        model = LogisticRegression(max_iter=500).fit(X_CLF[train], Y_CLF[train])
+        proba, y = model.predict_proba(X_CLF[test]), Y_CLF[test]
+        expected = {"ece": -expected_calibration_error(y, proba),
+                    "brier": -brier_score(y, proba),
+                    "cw": -classwise_calibration_error(y, proba),
+                    "mce": -maximum_calibration_error(y, proba),
+                    "acc": np.mean(model.classes_[proba.argmax(1)] == y)}
+        for name, value in expected.items():
+            assert res[f"test_{name}"][fold] == pytest.approx(value, abs=1e-12), name
 
 
 def test_binary_brier_scorer_equals_sklearn_scorer():
@@ -103,18 +112,29 @@ def test_regression_scorers_in_grid_search_with_refit_and_best_estimator_std():
                 "neg_crps": -crps_gaussian(y, mean, std),
                 "interval_coverage": interval_coverage(y, mean - half, mean + half),
                 "neg_interval_width": -interval_width(mean - half, mean + half)}
+    expected["neg_regression_calibration_error"] = -regression_calibration_error(
+        y, mean, std)
     for name, value in expected.items():
         assert search.cv_results_[f"split0_test_{name}"][1] == pytest.approx(
             value, abs=1e-12)
+    # refit on all rows with the best parameters
     _, best_std = search.best_estimator_.predict(X_REG[:3], return_std=True)
-    assert best_std.shape == (3,) and np.all(best_std > 0)
+    _, std_all = BayesianRidge().fit(X_REG, Y_REG).predict(X_REG[:3], return_std=True)
+    np.testing.assert_allclose(best_std, std_all, rtol=1e-12)
 
 
 def test_regression_scorer_through_pipeline_and_cross_validate():
     pipe = make_pipeline(StandardScaler(), BayesianRidge())
     res = cross_validate(pipe, X_REG, Y_REG, cv=3,
                          scoring={"crps": get_scorer("neg_crps"), "r2": "r2"})
-    assert np.all(res["test_crps"] < 0) and np.all(res["test_r2"] > 0.5)
+    for fold, (train, test) in enumerate(KFold(3).split(X_REG)):
+        scaler = StandardScaler().fit(X_REG[train])
+        model = BayesianRidge().fit(scaler.transform(X_REG[train]), Y_REG[train])
+        mean, std = model.predict(scaler.transform(X_REG[test]), return_std=True)
+        assert res["test_crps"][fold] == pytest.approx(
+            -crps_gaussian(Y_REG[test], mean, std), abs=1e-12)
+        assert res["test_r2"][fold] == pytest.approx(r2_score(Y_REG[test], mean),
+                                                     abs=1e-12)
 
 
 class _IntervalRegressor(RegressorMixin, BaseEstimator):

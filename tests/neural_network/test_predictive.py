@@ -13,6 +13,7 @@ import torch
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.stats import norm
 
+import scenarios
 from skbdl.inference import MAP, METHODS, Ensemble, MCDropout
 from skbdl.neural_network import BayesianMLPClassifier, BayesianMLPRegressor
 from skbdl.priors import GaussianPrior
@@ -238,8 +239,9 @@ def test_gaussian_prior_map_is_ridge():
     # Closed form on the standardised targets, with the learned noise fixed:
     # (A^T A + sigma^2 / s^2 I) w = A^T y, A = [x, 1]: the bias is a weight too.
     y_std = (y - y.mean()) / y.std()
-    A = np.column_stack([x, np.ones(n)]).astype(np.float32).astype(np.float64)
-    ridge = np.linalg.solve(A.T @ A + noise_var / s**2 * np.eye(4), A.T @ y_std)
+    A = scenarios.with_bias(x.astype(np.float32))
+    # the MAP of Bayesian linear regression is its posterior mean
+    ridge = scenarios.blr_posterior(A, y_std, 1 / s**2, noise_var)[0]
     ols = np.linalg.lstsq(A, y_std, rcond=None)[0]
     assert np.abs(ridge - ols).max() > 0.05  # the prior matters here
     assert_allclose(w, ridge, atol=2e-3)

@@ -15,6 +15,7 @@ from sklearn.preprocessing import StandardScaler
 import skbdl._nn._module as module_mod
 from skbdl.inference import METHODS, Ensemble, MCDropout
 from skbdl.neural_network import BayesianMLPClassifier, BayesianMLPRegressor
+from skbdl.utils._random import STREAMS, Seeds
 
 rng = np.random.RandomState(0)
 X = rng.randn(60, 3) * [1.0, 10.0, 0.1] + [0.0, 5.0, -1.0]
@@ -321,3 +322,37 @@ def test_row_chunking_invariant(Est, y, name, monkeypatch):
     assert len(calls) == 3 * n_default, calls  # 256 + 256 + 188 rows
     for key in unchunked:
         assert_allclose(chunked[key], unchunked[key], err_msg=key, **_TOL)
+
+
+@pytest.mark.parametrize("Est, y", EST_Y)
+def test_random_state_none_follows_numpys_global_seed(Est, y):
+    """As in scikit-learn: ``np.random.seed`` makes a ``random_state=None``
+    fit reproducible, and two fits without reseeding differ."""
+    def fit_predict():
+        est = _est(Est, method=_method("mc_dropout"), random_state=None).fit(X, y)
+        return _outputs(est, X)
+
+    np.random.seed(7)
+    first = fit_predict()
+    np.random.seed(7)
+    again = fit_predict()
+    other = fit_predict()
+    for key in first:
+        assert_array_equal(first[key], again[key], err_msg=key)
+    assert any(not np.array_equal(first[k], other[k]) for k in first)
+
+
+def test_seed_streams_are_independent_children():
+    """Every stream and every member gets its own ``SeedSequence`` child: the
+    seeds differ, and adding members never changes the first members."""
+    seeds = Seeds.from_random_state(0)
+    values = [seeds.seed(name) for name in STREAMS]
+    values += [seeds.child(k).seed(name) for k in range(3) for name in STREAMS]
+    assert len(set(values)) == len(values)
+    assert Seeds.from_random_state(0).child(1).seed("init") == seeds.child(1).seed("init")
+    two = BayesianMLPClassifier(hidden_layer_sizes=(4,), max_epochs=3, random_state=0,
+                                method=Ensemble(n_members=2)).fit(X, y_clf)
+    three = BayesianMLPClassifier(hidden_layer_sizes=(4,), max_epochs=3, random_state=0,
+                                  method=Ensemble(n_members=3)).fit(X, y_clf)
+    for a, b in zip(two.method_.modules_, three.method_.modules_):
+        assert_array_equal(a.head.weight.detach().numpy(), b.head.weight.detach().numpy())
