@@ -1,4 +1,4 @@
-"""Reference implementations that skbdl's tests compare with (DESIGN §4).
+"""Reference implementations that skbdl's tests compare with.
 
 laplace-torch is a test-only dependency (``requirements-oracles.txt``). It is
 applied to a float64 copy of a trained skbdl network, built by

@@ -1,4 +1,4 @@
-"""Shared test scenarios whose answers are known (DESIGN §4, STYLE §14).
+"""Shared test scenarios whose answers are known (closed forms and fixed data sets).
 
 Each generator is a pure function of its arguments and a seed and returns
 NumPy arrays; none touches the global NumPy or torch random state. Except in

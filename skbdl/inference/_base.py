@@ -141,6 +141,27 @@ class BaseInference(BaseEstimator):
             f"{type(self).__name__} has no closed-form predictive; use sample_f."
         )
 
+    def row_floats(self, n_draws, width):
+        """Return the floats of working memory per input row at prediction.
+
+        The estimators size their row chunks with it. The default is one
+        ``(n_draws, width)`` activation per row; a method with larger
+        intermediates (per-row Jacobians) overrides it.
+
+        Parameters
+        ----------
+        n_draws : int
+            Number of draws evaluated together (1 for the closed form).
+        width : int
+            Widest layer of the network (hidden or latent).
+
+        Returns
+        -------
+        floats : int
+            float32-equivalent numbers held per row.
+        """
+        return n_draws * width
+
     def draw_weights(self, n_samples):
         """Return the weights of ``n_samples`` draws in the predictive average.
 

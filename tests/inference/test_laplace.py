@@ -1,4 +1,4 @@
-"""Laplace approximation against independent oracles (DESIGN §4).
+"""Laplace approximation against independent oracles.
 
 The oracles are the closed-form Bayesian linear regression of ``scenarios``,
 autograd Jacobians, laplace-torch applied to a copy of the trained network

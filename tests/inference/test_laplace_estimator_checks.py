@@ -2,6 +2,8 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from neural_network.test_estimator_checks import float32_subset_failures
+
 from skbdl import BayesianMLPClassifier, BayesianMLPRegressor
 from skbdl.inference import Laplace
 
@@ -25,16 +27,21 @@ ESTIMATORS = [
 ]
 
 
-_FLOAT32 = (
-    "The network runs in float32 and MKL's float32 matmul rounds a row "
-    "differently depending on how many rows are in the call (about 1e-6 "
-    "relative), above this check's rtol=1e-7; same reason as for every method "
-    "in tests/neural_network/test_estimator_checks.py."
-)
+# Measured float32 rounding by row-batch size, as explained in
+# tests/neural_network/test_estimator_checks.py; only these trip the check.
+FLOAT32_SUBSET = {
+    ("BayesianMLPRegressor", "Laplace(hessian='diag', link='mc', n_samples=16)"):
+        "predict differs by up to 3.7e-7 (absolute) between row batches: float32 "
+        "rounding of the network's mean.",
+    ("BayesianMLPRegressor",
+     "Laplace(prior_covariance='zellner', prior_precision='marglik')"):
+        "predict differs by up to 1.1e-6 (absolute, 2e-5 relative on a mean near "
+        "zero) between row batches: float32 rounding of the network's mean.",
+}
 
 
 def _expected_failed_checks(estimator):
-    return {"check_methods_subset_invariance": _FLOAT32}
+    return float32_subset_failures(estimator, FLOAT32_SUBSET)
 
 
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed_checks)

@@ -1,4 +1,4 @@
-"""Laplace against laplace-torch applied to the same trained network (DESIGN §4).
+"""Laplace against laplace-torch applied to the same trained network.
 
 Each test fits a small MLP (2 hidden layers of 8 units, 40 rows, 5 epochs)
 through the public estimator, copies its weights into a float64 network (see

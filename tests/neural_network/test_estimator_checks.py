@@ -33,20 +33,30 @@ def _estimators():
             yield Est(method=_small_method(cls), **_FAST)
 
 
-_FLOAT32 = (
-    "The network is evaluated in float32 (DESIGN, STYLE rule 8), and MKL's "
-    "float32 matmul rounds a row differently depending on how many rows are "
-    "in the call (measured: up to 6e-7 relative), above this check's "
-    "rtol=1e-7; whether a configuration trips it is rounding luck (it depends "
-    "on the CPU's kernels), so it is listed for all. The draws are the same "
-    "functions for any rows (tests/inference/test_contract.py) and "
-    "subset/order/chunk invariance is tested at float32 precision in "
-    "test_sklearn_integration.py."
-)
+# check_methods_subset_invariance compares predictions on row batches with
+# rtol=atol=1e-7. The network runs in float32 and MKL's float32 matmul rounds
+# a row differently depending on how many rows are in the call, so a
+# prediction can move by a few float32 ulps of the standardised mean times
+# the target scale. The draws are the same functions for any rows
+# (tests/inference/test_contract.py), and subset, order and chunk
+# invariance is tested at float32 precision in test_sklearn_integration.py.
+# Only the configurations measured to trip it are listed (every other
+# configuration runs the check for real):
+FLOAT32_SUBSET = {
+    ("BayesianMLPRegressor", "Laplace()"):
+        "predict differs by up to 3.7e-7 (absolute) between row batches: float32 "
+        "rounding of the network's mean, not a change of the posterior draw.",
+}
+
+
+def float32_subset_failures(estimator, known):
+    """The expected failure of ``estimator`` if its configuration is in ``known``."""
+    key = (type(estimator).__name__, repr(estimator.method))
+    return {"check_methods_subset_invariance": known[key]} if key in known else {}
 
 
 def _expected_failed_checks(estimator):
-    return {"check_methods_subset_invariance": _FLOAT32}
+    return float32_subset_failures(estimator, FLOAT32_SUBSET)
 
 
 @parametrize_with_checks(list(_estimators()),

@@ -250,7 +250,7 @@ def test_gaussian_prior_map_is_ridge():
 
 
 def test_map_classifier_energy_is_stationary():
-    # Energy per row: mean NLL + ||w||^2 / (2 N s^2) (DESIGN §1.7). At the MAP
+    # Energy per row: mean NLL + ||w||^2 / (2 N s^2), the minibatch energy divided by N. At the MAP
     # its gradient vanishes; the gradient of the NLL alone does not.
     n, s = len(X), 0.3
     clf = BayesianMLPClassifier(hidden_layer_sizes=(), method="map", prior=s,

@@ -1,4 +1,6 @@
-"""The Bayesian MLPs as scikit-learn citizens (DESIGN §1.1, §1.2, §1.4, §1.5)."""
+"""The Bayesian MLPs as scikit-learn citizens: array-likes in, numpy out; method objects
+tunable by GridSearchCV; draws that are whole functions; randomness only from
+``random_state``."""
 
 import pickle
 
