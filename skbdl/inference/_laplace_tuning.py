@@ -95,11 +95,14 @@ def best_log_s(evidence, log_delta):
 def minimize_holdout(heldout_nll, xatol=0.05):
     """Scalar log prior precision minimising a held-out NLL.
 
-    A coarse grid (one point per decade) locates the basin, then bounded
-    Brent refines it, so a flat tail at large precision cannot trap the
-    search.
+    A grid of four points per decade locates the basin, then bounded Brent
+    refines it, so a flat tail at large precision cannot trap the search.
+    The held-out NLL can have two basins a decade apart; one point per
+    decade missed the deeper one (held-out NLL -0.4037 instead of -0.4078
+    on a 250-row sinusoid), at a negligible cost (the rows are projected
+    once, so a grid point is a weighted sum).
     """
-    grid = np.linspace(*_LOG_BOUNDS, 11)
+    grid = np.linspace(*_LOG_BOUNDS, 41)
     values = [heldout_nll(x) for x in grid]
     best = int(np.argmin(values))
     lo, hi = grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]
