@@ -14,6 +14,18 @@ _DTYPE = torch.float64
 _PROJ_FLOATS = 2**24  # 128 MB of float64 for the held-out eigen-projection
 
 
+def _jacobian_rows(inputs, g, start, stop):
+    """Rows ``stop - start`` of the per-output Jacobians, shape (rows, k, P)."""
+    return torch.cat([torch.einsum("nco,nj->ncoj", gl[start:stop], a[start:stop]).flatten(2)
+                      for a, gl in zip(inputs, g)], 2)
+
+
+def _row_blocks(n_rows, floats_per_row):
+    """``(start, stop)`` row blocks holding at most ``_PROJ_FLOATS / 2`` floats."""
+    step = max(1, _PROJ_FLOATS // 2 // max(1, floats_per_row))
+    return [(i, min(i + step, n_rows)) for i in range(0, n_rows, step)]
+
+
 def _per_param(delta, shapes):
     """Expand one precision per layer to one per parameter."""
     return torch.cat([d.expand(o * i) for d, (o, i) in zip(delta, shapes)])
@@ -73,9 +85,12 @@ class FullPosterior(_Posterior):
             a = inputs[0]
             blocks = blocks.to(a.dtype)
             return torch.einsum("nj,jlc,nl->nc", a, blocks, a)
-        rows = torch.cat([torch.einsum("nco,nj->ncoj", gl, a).flatten(2)
-                          for a, gl in zip(inputs, g)], 2)
-        return ((rows @ self.cov.to(rows.dtype)) * rows).sum(-1)
+        n, k, P = len(inputs[0]), g[0].shape[1], self.H.shape[0]
+        out = []
+        for start, stop in _row_blocks(n, 2 * k * P):  # rows and rows @ cov
+            rows = _jacobian_rows(inputs, g, start, stop)
+            out.append(((rows @ self.cov.to(rows.dtype)) * rows).sum(-1))
+        return torch.cat(out)
 
     def variance_fn(self, inputs, g):
         """``(delta, s) -> latent_var(inputs, g)``.
@@ -95,10 +110,12 @@ class FullPosterior(_Posterior):
             (o, i), = self.shapes
             proj = torch.einsum("nj,cjk->nck", inputs[0].to(_DTYPE),
                                 vec.reshape(o, i, -1)) ** 2
-        else:
-            rows = torch.cat([torch.einsum("nco,nj->ncoj", gl, a).flatten(2)
-                              for a, gl in zip(inputs, g)], 2)
-            proj = (rows.to(_DTYPE) @ vec) ** 2
+        else:  # built block by block: one (n, k, P) tensor, not two
+            n, k = len(inputs[0]), g[0].shape[1]
+            proj = torch.empty(n, k, self.H.shape[0], dtype=_DTYPE)
+            for start, stop in _row_blocks(n, k * self.H.shape[0]):
+                proj[start:stop] = (_jacobian_rows(inputs, g, start, stop).to(_DTYPE)
+                                    @ vec) ** 2
 
         def variance(delta, s):
             if not bool((delta == delta[0]).all()):
