@@ -16,7 +16,7 @@ import numpy as np  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.gaussian_process import GaussianProcessRegressor  # noqa: E402
 from sklearn.gaussian_process.kernels import RBF, WhiteKernel  # noqa: E402
-from sklearn.linear_model import BayesianRidge, LogisticRegression  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.naive_bayes import GaussianNB  # noqa: E402
 

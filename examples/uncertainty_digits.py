@@ -21,4 +21,6 @@ u_seen = clf.predict_uncertainty(X[seen][1::2])
 u_new = clf.predict_uncertainty(X[~seen])
 print(f"mean epistemic uncertainty, seen digits 0-4:   {u_seen.epistemic.mean():.4f}")
 print(f"mean epistemic uncertainty, unseen digits 5-9: {u_new.epistemic.mean():.4f}")
-print(f"mean confidence on unseen digits: {clf.predict_proba(X[~seen]).max(1).mean():.3f}")
+print(
+    f"mean confidence on unseen digits: {clf.predict_proba(X[~seen]).max(1).mean():.3f}"
+)

@@ -79,7 +79,8 @@ def format_table(rows):
     lines = ["{:<11}".format(COLUMNS[0]) + "".join(f"{c:>11}" for c in COLUMNS[1:])]
     for row in rows:
         cells = "".join(
-            f"{row[c]:>11.2f}" if c == "fit s" else f"{row[c]:>11.4f}" for c in COLUMNS[1:]
+            f"{row[c]:>11.2f}" if c == "fit s" else f"{row[c]:>11.4f}"
+            for c in COLUMNS[1:]
         )
         lines.append(f"{row['method']:<11}" + cells)
     return "\n".join(lines)
@@ -94,8 +95,9 @@ def save_reliability(path, y_true, probas):
 
     from .plotting import ReliabilityDisplay
 
-    fig, axes = plt.subplots(1, len(probas), figsize=(3.2 * len(probas), 3.4),
-                             squeeze=False, sharey=True)
+    fig, axes = plt.subplots(
+        1, len(probas), figsize=(3.2 * len(probas), 3.4), squeeze=False, sharey=True
+    )
     for ax, (name, proba) in zip(axes[0], probas.items()):
         ReliabilityDisplay.from_predictions(y_true, proba, n_bins=15, name=name, ax=ax)
     fig.tight_layout()
@@ -104,10 +106,16 @@ def save_reliability(path, y_true, probas):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m skbdl", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--methods", default=",".join(METHODS),
-                        help="comma-separated method names (default: all registered)")
+    parser = argparse.ArgumentParser(
+        prog="python -m skbdl",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--methods",
+        default=",".join(METHODS),
+        help="comma-separated method names (default: all registered)",
+    )
     parser.add_argument("--epochs", type=int, default=100, help="training epochs")
     parser.add_argument("--plot", metavar="PATH", help="save reliability diagrams here")
     args = parser.parse_args(argv)
@@ -117,8 +125,11 @@ def main(argv=None):
         parser.error(f"unknown method(s) {unknown}; choose from {sorted(METHODS)}")
 
     data = load_split()
-    print(f"digits: {len(data[2])} train / {len(data[3])} test rows; MLP 64-100-100-10, "
-          f"{args.epochs} epochs; OOD = train on 0-4, score 5-9\n", flush=True)
+    print(
+        f"digits: {len(data[2])} train / {len(data[3])} test rows; MLP 64-100-100-10, "
+        f"{args.epochs} epochs; OOD = train on 0-4, score 5-9\n",
+        flush=True,
+    )
     rows, probas = [], {}
     for name in names:
         row, probas[name] = evaluate(name, data, args.epochs)

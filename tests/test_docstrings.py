@@ -63,10 +63,15 @@ def _public_names():
             if inspect.isclass(obj):
                 yield f"{modname}.{name}", False
                 for attr, member in inspect.getmembers(obj, inspect.isfunction):
-                    if attr.startswith("_") or not member.__module__.startswith("skbdl"):
+                    if attr.startswith("_") or not member.__module__.startswith(
+                        "skbdl"
+                    ):
                         continue  # private, or inherited from scikit-learn
-                    if (issubclass(obj, BaseInference) and obj is not BaseInference
-                            and attr in CONTRACT):
+                    if (
+                        issubclass(obj, BaseInference)
+                        and obj is not BaseInference
+                        and attr in CONTRACT
+                    ):
                         continue  # validated on BaseInference
                     # Properties are not functions: they are documented in the
                     # Attributes section of their class.
@@ -80,20 +85,27 @@ PUBLIC_NAMES = sorted(set(_public_names()))
 
 def test_public_names_found():
     names = [n for n, _ in PUBLIC_NAMES]
-    for expected in ("skbdl.neural_network.BayesianMLPClassifier.predict_proba",
-                     "skbdl.neural_network.BayesianMLPRegressor.sample_y",
-                     "skbdl.inference.MAP", "skbdl.inference.BaseInference.sample_f",
-                     "skbdl.priors.GaussianPrior.sample"):
+    for expected in (
+        "skbdl.neural_network.BayesianMLPClassifier.predict_proba",
+        "skbdl.neural_network.BayesianMLPRegressor.sample_y",
+        "skbdl.inference.MAP",
+        "skbdl.inference.BaseInference.sample_f",
+        "skbdl.priors.GaussianPrior.sample",
+    ):
         assert expected in names
     assert len(names) > 40
 
 
-@pytest.mark.parametrize("name, is_method", PUBLIC_NAMES,
-                         ids=[n for n, _ in PUBLIC_NAMES])
+@pytest.mark.parametrize(
+    "name, is_method", PUBLIC_NAMES, ids=[n for n, _ in PUBLIC_NAMES]
+)
 def test_numpydoc(name, is_method):
     ignored = IGNORED_EVERYWHERE | (IGNORED_FOR_METHODS if is_method else set())
-    errors = [f"{code}: {msg}" for code, msg in validate(name)["errors"]
-              if code not in ignored]
+    errors = [
+        f"{code}: {msg}"
+        for code, msg in validate(name)["errors"]
+        if code not in ignored
+    ]
     assert not errors, f"{name}:\n" + "\n".join(errors)
 
 
@@ -118,7 +130,8 @@ def test_doctests(modname):
     module = importlib.import_module(modname)
     finder = doctest.DocTestFinder()
     runner = doctest.DocTestRunner(
-        optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+        optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+    )
     tests = [t for t in finder.find(module, modname) if t.examples]
     for test in tests:
         # only the objects defined here: re-exports are tested at home

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from sklearn.metrics import log_loss, roc_auc_score
 
-import scenarios
 import skbdl
 from skbdl import BayesianMLPClassifier
 from skbdl.__main__ import COLUMNS, main
+
+import scenarios
 
 EPOCHS = 1  # the numbers only have to be reproduced, not to be good
 

@@ -8,11 +8,12 @@ import pytest
 import torch
 from scipy import stats
 
-import oracles
 from skbdl import BayesianMLPClassifier, BayesianMLPRegressor
 from skbdl.inference import Laplace
 from skbdl.priors import GaussianPrior, LaplacePrior
 from skbdl.utils._torch import make_generator
+
+import oracles
 
 
 # ---------------------------------------------------------------------------

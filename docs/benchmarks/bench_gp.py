@@ -77,12 +77,16 @@ def exact_section(sizes, sk_max, Xall, yall, Xt, yt):
     for n in sizes:
         X, y = Xall[:n], yall[:n]
         reps = 3 if n <= 1000 else 1
-        ours = run_model(lambda: GPRegressor(kernel8(), normalize_y=True, inference="exact"),
-                         X, y, Xt, yt, reps)  # fmt: skip
+        def ours_model():
+            return GPRegressor(kernel8(), normalize_y=True, inference="exact")
+
+        ours = run_model(ours_model, X, y, Xt, yt, reps)
         rows.append({"section": "exact", "n": n, "model": "skbdl GPRegressor", **ours})
         if n <= sk_max:
-            ref = run_model(lambda: GaussianProcessRegressor(kernel8(), normalize_y=True),
-                            X, y, Xt, yt)  # fmt: skip
+            def ref_model():
+                return GaussianProcessRegressor(kernel8(), normalize_y=True)
+
+            ref = run_model(ref_model, X, y, Xt, yt)
             rows.append({"section": "exact", "n": n, "model": "sklearn GPR", **ref,
                          "speedup": ref["time_s"] / ours["time_s"]})  # fmt: skip
         print_rows(rows[-2:] if n <= sk_max else rows[-1:])
@@ -93,7 +97,10 @@ def sparse_section(sizes, Xt, yt):
     rows = []
     for n in sizes:
         X, y = synthetic(n, seed=0)
-        make = lambda: GPRegressor(kernel8(), normalize_y=True, inference="sgpr", random_state=0)  # noqa: E731
+        def make():
+            return GPRegressor(kernel8(), normalize_y=True, inference="sgpr",
+                               random_state=0)
+
         res = run_model(make, X, y, Xt, yt)
         m = make()._n_inducing(n)
         rows.append({"section": "sparse", "n": n, "model": f"skbdl SGPR m={m}", **res})
@@ -107,21 +114,32 @@ def digits_section(quick):
     X, Xt, y, yt = train_test_split(X, y, test_size=0.3, random_state=0)
     epochs = 30 if quick else 300
     models = {
-        "skbdl DeepKernelRegressor": lambda: DeepKernelRegressor(max_epochs=epochs, random_state=0),
+        "skbdl DeepKernelRegressor": lambda: DeepKernelRegressor(
+            max_epochs=epochs, random_state=0
+        ),
         "skbdl GPRegressor (raw pixels)": lambda: GPRegressor(
-            C(1.0) * RBF(1.0) + WhiteKernel(0.1), normalize_y=True),
+            C(1.0) * RBF(1.0) + WhiteKernel(0.1), normalize_y=True
+        ),
     }
     rows = []
     for name, make in models.items():
-        rows.append({"section": "dkl", "n": len(X), "model": name, **run_model(make, X, y, Xt, yt)})
+        rows.append(
+            {
+                "section": "dkl",
+                "n": len(X),
+                "model": name,
+                **run_model(make, X, y, Xt, yt),
+            }
+        )
         print_rows(rows[-1:])
     start = time.perf_counter()
     Xa, Xv, ya, yv = train_test_split(X, y, test_size=0.1, random_state=0)
-    mlp = MLPRegressor(hidden_layer_sizes=(64, 64), max_iter=300 if not quick else 30, early_stopping=True,
-                       random_state=0).fit(Xa, ya)  # fmt: skip
+    mlp = MLPRegressor(hidden_layer_sizes=(64, 64), max_iter=300 if not quick else 30,
+                       early_stopping=True, random_state=0).fit(Xa, ya)  # fmt: skip
     std = np.sqrt(np.mean((yv - mlp.predict(Xv)) ** 2))
     mean = mlp.predict(Xt)
-    rows.append({"section": "dkl", "n": len(X), "model": "sklearn MLPRegressor (const std)",
+    rows.append({"section": "dkl", "n": len(X),
+                 "model": "sklearn MLPRegressor (const std)",
                  "time_s": time.perf_counter() - start, "lml": float("nan"),
                  "rmse": float(np.sqrt(np.mean((yt - mean) ** 2))),
                  "nll": gauss_nll(yt, mean, np.full_like(mean, std))})  # fmt: skip
@@ -132,7 +150,8 @@ def digits_section(quick):
 def print_rows(rows):
     for r in rows:
         extra = f"  speedup x{r['speedup']:.1f}" if "speedup" in r else ""
-        print(f"{r['section']:7s} n={r['n']:>6d}  {r['model']:34s} time {r['time_s']:8.2f}s  "
+        print(f"{r['section']:7s} n={r['n']:>6d}  {r['model']:34s} "
+              f"time {r['time_s']:8.2f}s  "
               f"LML {r['lml']:10.2f}  RMSE {r['rmse']:.4f}  NLL {r['nll']:+.4f}{extra}",
               flush=True)  # fmt: skip
 
@@ -152,13 +171,19 @@ def main():
     Xall, yall = synthetic(max(sizes), seed=0)
     Xt, yt = synthetic(1000, seed=1)
     load = {"load_avg_1min_start": os.getloadavg()[0]}
-    rows = exact_section(sizes, sk_max, Xall, yall, Xt, yt) if "exact" in sections else []
+    rows = (
+        exact_section(sizes, sk_max, Xall, yall, Xt, yt) if "exact" in sections else []
+    )
     rows += sparse_section(sparse_sizes, Xt, yt) if "sparse" in sections else []
     rows += digits_section(args.quick) if "dkl" in sections else []
     load["load_avg_1min_end"] = os.getloadavg()[0]
-    print(f"load average (1 min) at start {load['load_avg_1min_start']:.2f}, "
-          f"at end {load['load_avg_1min_end']:.2f}")
-    out = Path(__file__).with_name("bench_gp_quick.json" if args.quick else "bench_gp.json")
+    print(
+        f"load average (1 min) at start {load['load_avg_1min_start']:.2f}, "
+        f"at end {load['load_avg_1min_end']:.2f}"
+    )
+    out = Path(__file__).with_name(
+        "bench_gp_quick.json" if args.quick else "bench_gp.json"
+    )
     result = {"quick": args.quick, "rows": rows, "load": {args.sections: load}}
     if out.exists() and set(sections) != {"exact", "sparse", "dkl"}:
         old = json.loads(out.read_text())

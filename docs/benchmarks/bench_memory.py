@@ -33,7 +33,8 @@ from skbdl.inference import *
 rng = np.random.RandomState(0)
 X = rng.randn(2000, 64).astype(np.float32)
 y = (X[:, :10] @ rng.randn(10, 10)).argmax(1)
-clf = BayesianMLPClassifier((100,), method=METHOD, max_epochs=2, random_state=0).fit(X, y)
+clf = BayesianMLPClassifier((100,), method=METHOD, max_epochs=2, random_state=0)
+clf.fit(X, y)
 n = N
 X_big = np.random.RandomState(1).randn(n, 64).astype(np.float32)
 def status(key):
@@ -52,25 +53,38 @@ print(status('VmHWM') - rss, proba.nbytes / 2**20, seconds)
 
 
 def measure(method, n):
-    code = _CHILD.replace("METHOD", method).replace("N", str(n), 1).replace(
-        "n = N", f"n = {n}")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.split()
+    code = (
+        _CHILD.replace("METHOD", method)
+        .replace("N", str(n), 1)
+        .replace("n = N", f"n = {n}")
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
     extra, output, seconds = map(float, out)
-    return {"extra_peak_mb": extra, "output_mb": output,
-            "working_mb": extra - output, "seconds": seconds}
+    return {
+        "extra_peak_mb": extra,
+        "output_mb": output,
+        "working_mb": extra - output,
+        "seconds": seconds,
+    }
 
 
 def main():
     results = {}
-    print(f"{'method':28s} {'n':>9s} {'extra peak MB':>14s} {'output MB':>10s} "
-          f"{'working MB':>11s} {'s':>6s}")
+    print(
+        f"{'method':28s} {'n':>9s} {'extra peak MB':>14s} {'output MB':>10s} "
+        f"{'working MB':>11s} {'s':>6s}"
+    )
     for name, method in METHODS.items():
         for n in SIZES:
             r = measure(method, n)
             results[f"{name} n={n}"] = r
-            print(f"{name:28s} {n:9d} {r['extra_peak_mb']:14.1f} {r['output_mb']:10.1f} "
-                  f"{r['working_mb']:11.1f} {r['seconds']:6.1f}", flush=True)
+            print(
+                f"{name:28s} {n:9d} {r['extra_peak_mb']:14.1f} {r['output_mb']:10.1f} "
+                f"{r['working_mb']:11.1f} {r['seconds']:6.1f}",
+                flush=True,
+            )
     path = pathlib.Path(__file__).with_suffix(".json")
     path.write_text(json.dumps(results, indent=1))
 

@@ -113,7 +113,7 @@ class Categorical(Likelihood):
         return -float(nn.functional.cross_entropy(f, y, reduction="sum"))
 
     def hessian_sqrt(self, f):
-        """``diag(sqrt p) - p sqrt(p)^T``, whose outer product is ``diag(p) - p p^T``."""
+        """``diag(sqrt p) - p sqrt(p)^T``; its outer product is ``diag(p) - p p^T``."""
         p = torch.softmax(f, -1)
         sq = p.sqrt()
         return torch.diag_embed(sq) - p[:, :, None] * sq[:, None, :]
@@ -181,7 +181,9 @@ class Gaussian(Likelihood):
     def stack(cls, likelihoods):
         """One likelihood holding the noise of each of ``likelihoods`` in order."""
         out = cls()
-        out.log_noise_var = torch.cat([lik.log_noise_var.detach() for lik in likelihoods])
+        out.log_noise_var = torch.cat(
+            [lik.log_noise_var.detach() for lik in likelihoods]
+        )
         return out
 
     def _log_var(self):
@@ -191,11 +193,14 @@ class Gaussian(Likelihood):
         """Set a single noise variance (floored)."""
         with torch.no_grad():
             self.log_noise_var = torch.full_like(
-                self.log_noise_var[:1], math.log(max(float(var), MIN_NOISE_VAR)))
+                self.log_noise_var[:1], math.log(max(float(var), MIN_NOISE_VAR))
+            )
 
     def set_log_noise_var(self, value):
         """Set a single log noise variance (floored when used)."""
-        self.log_noise_var = torch.full_like(self.log_noise_var[:1].detach(), float(value))
+        self.log_noise_var = torch.full_like(
+            self.log_noise_var[:1].detach(), float(value)
+        )
 
     @property
     def noise_var(self):
@@ -229,7 +234,7 @@ class Gaussian(Likelihood):
         return torch.ones(len(f), 1, 1, dtype=f.dtype, device=f.device)
 
     def draw_log_var(self, n_draws):
-        """Log noise variance of draws ``0..S-1`` (draw ``i`` uses value ``i mod M``)."""
+        """Log noise variance of draws ``0..S-1`` (draw ``i``: value ``i mod M``)."""
         log_var = self._log_var().detach()
         return log_var[torch.arange(n_draws, device=log_var.device) % len(log_var)]
 
@@ -314,8 +319,13 @@ class HeteroscedasticGaussian(Gaussian):
 
     def hessian_sqrt(self, f):
         """Square root of the Fisher ``diag(exp(-log_var), 1/2)`` in (mean, log_var)."""
-        diag = torch.stack([torch.exp(-0.5 * self._row_log_var(f)),
-                            torch.full_like(f[:, 1], math.sqrt(0.5))], 1)
+        diag = torch.stack(
+            [
+                torch.exp(-0.5 * self._row_log_var(f)),
+                torch.full_like(f[:, 1], math.sqrt(0.5)),
+            ],
+            1,
+        )
         return torch.diag_embed(diag)
 
     def _draw_noise_log_var(self, f):
@@ -364,5 +374,13 @@ def likelihood_for(task, heteroscedastic=False):
     return HeteroscedasticGaussian() if heteroscedastic else Gaussian()
 
 
-__all__ = ["Categorical", "Gaussian", "HeteroscedasticGaussian", "Likelihood",
-           "MIN_NOISE_VAR", "NOISE_POLICIES", "NoiseRefit", "likelihood_for"]
+__all__ = [
+    "Categorical",
+    "Gaussian",
+    "HeteroscedasticGaussian",
+    "Likelihood",
+    "MIN_NOISE_VAR",
+    "NOISE_POLICIES",
+    "NoiseRefit",
+    "likelihood_for",
+]

@@ -56,8 +56,7 @@ class MLP(nn.Module):
         Dropout rate after each hidden activation (0 disables it).
     """
 
-    def __init__(self, n_in, hidden_layer_sizes, n_out, activation="relu",
-                 dropout=0.0):
+    def __init__(self, n_in, hidden_layer_sizes, n_out, activation="relu", dropout=0.0):
         super().__init__()
         sizes = [n_in, *hidden_layer_sizes]
         self.hidden = nn.ModuleList(
@@ -102,14 +101,16 @@ def stack_layers(per_draw):
         Weights of shape ``(S, out, in)`` and biases ``(S, out)``, detached.
     """
     return [
-        tuple(torch.stack([layers[i][j].detach() for layers in per_draw])
-              for j in range(2))
+        tuple(
+            torch.stack([layers[i][j].detach() for layers in per_draw])
+            for j in range(2)
+        )
         for i in range(len(per_draw[0]))
     ]
 
 
 def split_weight_bias(stacked):
-    """``(W, b)`` of stacked augmented layers ``[W | b]`` of shape (..., out, in + 1)."""
+    """``(W, b)`` of stacked augmented layers ``[W | b]``, shape (..., out, in + 1)."""
     return [(wb[..., :-1], wb[..., -1]) for wb in stacked]
 
 
@@ -137,8 +138,11 @@ def stacked_forward(layers, x, activation_name, masks=None):
     h = x
     for i, (weight, bias) in enumerate(layers):
         if weight.dim() == 3:
-            h = torch.baddbmm(bias.unsqueeze(1), h.expand(weight.shape[0], *h.shape[-2:]),
-                              weight.transpose(1, 2))
+            h = torch.baddbmm(
+                bias.unsqueeze(1),
+                h.expand(weight.shape[0], *h.shape[-2:]),
+                weight.transpose(1, 2),
+            )
         else:
             h = torch.nn.functional.linear(h, weight, bias)
         if i < len(layers) - 1:

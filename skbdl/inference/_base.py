@@ -158,7 +158,7 @@ class BaseInference(BaseEstimator):
         Returns
         -------
         floats : int
-            float32-equivalent numbers held per row.
+            Number of float32-equivalent values held per row.
         """
         return n_draws * width
 

@@ -29,7 +29,9 @@ def _augment(a):
 
 def layer_params(module, dtype=_DTYPE):
     """``[W | b]`` of each linear layer (head last), detached."""
-    return [torch.cat([w, b[:, None]], 1).detach().to(dtype) for w, b in module.layers()]
+    return [
+        torch.cat([w, b[:, None]], 1).detach().to(dtype) for w, b in module.layers()
+    ]
 
 
 def forward_cache(module, X, first, dtype=_DTYPE):
@@ -80,8 +82,13 @@ def ggn_factors(module, X, likelihood, first):
 def _jacobian_rows(inputs, g):
     """Rows ``vec(g_im (x) a_i)`` over all layers: shape (n * m, P)."""
     n, m = g[0].shape[:2]
-    return torch.cat([torch.einsum("nmo,nj->nmoj", gl, a).reshape(n * m, -1)
-                      for a, gl in zip(inputs, g)], 1)
+    return torch.cat(
+        [
+            torch.einsum("nmo,nj->nmoj", gl, a).reshape(n * m, -1)
+            for a, gl in zip(inputs, g)
+        ],
+        1,
+    )
 
 
 class Curvature:

@@ -89,7 +89,9 @@ class Ensemble(BaseInference):
         self.likelihood_ = type(results[0][1]).stack([lik for _, lik, _ in results])
         curves = [c for _, _, c in results]
         length = min(len(c) for c in curves)
-        self.loss_curve_ = [sum(c[i] for c in curves) / len(curves) for i in range(length)]
+        self.loss_curve_ = [
+            sum(c[i] for c in curves) / len(curves) for i in range(length)
+        ]
         self._stack()
         return self
 

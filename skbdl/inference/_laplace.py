@@ -205,12 +205,16 @@ class Laplace(BaseInference):
     _parameter_constraints = {
         "subset": [StrOptions({"last_layer", "all"})],
         "hessian": [StrOptions({"full", "kron", "diag"})],
-        "prior_precision": [Interval(Real, 0, None, closed="neither"),
-                            StrOptions({"holdout", "marglik", "online"})],
+        "prior_precision": [
+            Interval(Real, 0, None, closed="neither"),
+            StrOptions({"holdout", "marglik", "online"}),
+        ],
         "prior_structure": [StrOptions({"scalar", "layerwise"})],
         "prior_covariance": [StrOptions({"isotropic", "zellner"})],
-        "sigma_noise": [Interval(Real, 0, None, closed="neither"),
-                        StrOptions({"auto", "marglik"})],
+        "sigma_noise": [
+            Interval(Real, 0, None, closed="neither"),
+            StrOptions({"auto", "marglik"}),
+        ],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "pred_type": [StrOptions({"glm", "nn"})],
         "link": [StrOptions({"probit", "mc"})],
@@ -222,11 +226,25 @@ class Laplace(BaseInference):
         "online_lr": [Interval(Real, 0, None, closed="neither")],
     }
 
-    def __init__(self, subset="last_layer", hessian="kron", *, prior_precision="holdout",
-                 prior_structure="scalar", prior_covariance="isotropic",
-                 sigma_noise="auto", validation_fraction=0.1,
-                 pred_type="glm", link="probit", n_samples=100, max_memory_mb=1024,
-                 online_burnin=10, online_frequency=5, online_steps=50, online_lr=0.1):
+    def __init__(
+        self,
+        subset="last_layer",
+        hessian="kron",
+        *,
+        prior_precision="holdout",
+        prior_structure="scalar",
+        prior_covariance="isotropic",
+        sigma_noise="auto",
+        validation_fraction=0.1,
+        pred_type="glm",
+        link="probit",
+        n_samples=100,
+        max_memory_mb=1024,
+        online_burnin=10,
+        online_frequency=5,
+        online_steps=50,
+        online_lr=0.1,
+    ):
         self.subset = subset
         self.hessian = hessian
         self.prior_precision = prior_precision
@@ -261,18 +279,20 @@ class Laplace(BaseInference):
             raise ValueError(
                 f"Laplace runs on the CPU only (its curvature and posterior are "
                 f"accumulated in float64 on the CPU); got device="
-                f"{str(problem.X.device)!r}. Use device='cpu', or another method.")
+                f"{str(problem.X.device)!r}. Use device='cpu', or another method."
+            )
         train, valid = self._split(problem)
         self.module_ = problem.build_module(problem.seeds)
         self.likelihood_ = problem.new_likelihood()
         self._first = 0 if self.subset == "all" else len(self.module_.hidden)
-        self._theta = layer_params(self.module_)[self._first:]
+        self._theta = layer_params(self.module_)[self._first :]
         self._check_memory()
         if self.prior_precision == "online":
             return self._fit_online(train)
-        self.loss_curve_ = train.train(self.module_, seeds=problem.seeds,
-                                       likelihood=self.likelihood_)
-        self._theta = layer_params(self.module_)[self._first:]
+        self.loss_curve_ = train.train(
+            self.module_, seeds=problem.seeds, likelihood=self.likelihood_
+        )
+        self._theta = layer_params(self.module_)[self._first :]
         evidence = self._fit_curvature(train)
         log_delta, log_s = self._tune(evidence, problem, valid)
         self._set_hypers(evidence, log_delta, log_s)
@@ -291,12 +311,24 @@ class Laplace(BaseInference):
             fixed = 0.0
         elif not noise:
             fixed = -2.0 * math.log(self.sigma_noise)
-        online = OnlineMarglik(self, train, energy, 0.0 if noise else None,
-                               self.online_burnin, self.online_frequency, self.online_steps,
-                               self.online_lr, noise_fixed=fixed)
-        self.loss_curve_ = train.train(self.module_, seeds=train.seeds,
-                                       likelihood=self.likelihood_, extra_energy=energy,
-                                       callbacks=[online])
+        online = OnlineMarglik(
+            self,
+            train,
+            energy,
+            0.0 if noise else None,
+            self.online_burnin,
+            self.online_frequency,
+            self.online_steps,
+            self.online_lr,
+            noise_fixed=fixed,
+        )
+        self.loss_curve_ = train.train(
+            self.module_,
+            seeds=train.seeds,
+            likelihood=self.likelihood_,
+            extra_energy=energy,
+            callbacks=[online],
+        )
         self.n_marglik_updates_ = online.n_updates_
         log_s = online.final_log_s()
         self._set_hypers(online.evidence_, online.log_delta.detach().numpy(), log_s)
@@ -309,32 +341,42 @@ class Laplace(BaseInference):
             raise ValueError(
                 f"Laplace(prior_covariance='zellner') needs hessian='kron', got "
                 f"hessian={self.hessian!r}. Use hessian='kron' or "
-                "prior_covariance='isotropic'.")
+                "prior_covariance='isotropic'."
+            )
         if self.prior_precision == "online":
             raise ValueError(
-                "Laplace(prior_covariance='zellner') is a post-hoc prior and cannot be "
-                "learned during training: use prior_precision='holdout', 'marglik' or a "
-                "float, or prior_covariance='isotropic' with prior_precision='online'.")
+                "Laplace(prior_covariance='zellner') is a post-hoc prior and cannot "
+                "be learned during training: use prior_precision='holdout', "
+                "'marglik' or a float, or prior_covariance='isotropic' with "
+                "prior_precision='online'."
+            )
 
     def _split(self, problem):
         """(train, valid) problems; ``valid`` is None unless ``"holdout"``."""
         if self.prior_precision != "holdout" or problem.n_train < 5:
             return problem, None
-        (X, y), valid = train_valid_split(problem.X, problem.y, self.validation_fraction,
-                                          problem.seeds.generator("holdout"))
+        (X, y), valid = train_valid_split(
+            problem.X,
+            problem.y,
+            self.validation_fraction,
+            problem.seeds.generator("holdout"),
+        )
         return dataclasses.replace(problem, X=X, y=y), valid
 
     def _check_memory(self):
         shapes = [tuple(t.shape) for t in self._theta]
         n_params = sum(o * i for o, i in shapes)
         self.n_params_ = n_params
-        floats = {"full": 3 * n_params**2, "diag": 3 * n_params,
-                  "kron": 3 * sum(o * o + i * i for o, i in shapes)}[self.hessian]
+        floats = {
+            "full": 3 * n_params**2,
+            "diag": 3 * n_params,
+            "kron": 3 * sum(o * o + i * i for o, i in shapes),
+        }[self.hessian]
         needed = floats * 8 / 2**20
         if needed > self.max_memory_mb:
             raise ValueError(
-                f"Laplace(hessian={self.hessian!r}, subset={self.subset!r}) needs about "
-                f"{needed:.0f} MB for {n_params} weights, over max_memory_mb="
+                f"Laplace(hessian={self.hessian!r}, subset={self.subset!r}) needs "
+                f"about {needed:.0f} MB for {n_params} weights, over max_memory_mb="
                 f"{self.max_memory_mb}. Use hessian='kron' or 'diag', or "
                 "subset='last_layer', or raise max_memory_mb."
             )
@@ -357,10 +399,14 @@ class Laplace(BaseInference):
         rows = max(1, _CHUNK_FLOATS // (width * (self.module_.head.out_features + 1)))
         loglik, rss = 0.0, 0.0
         d = shapes[-1][1]
-        gram, phi_y, y_y = torch.zeros(d, d, dtype=torch.float64), torch.zeros(d, dtype=torch.float64), 0.0
+        gram, phi_y, y_y = (
+            torch.zeros(d, d, dtype=torch.float64),
+            torch.zeros(d, dtype=torch.float64),
+            0.0,
+        )
         with torch.no_grad():
             for start in range(0, train.n_train, rows):
-                X, y = train.X[start:start + rows], train.y[start:start + rows]
+                X, y = train.X[start : start + rows], train.y[start : start + rows]
                 inputs, g, f = self._factors(X, lik=True)
                 curvature.update(inputs, g)
                 loglik, rss = self._accumulate_fit(f, y, loglik, rss)
@@ -378,10 +424,15 @@ class Laplace(BaseInference):
             sq_norms = torch.stack([(t**2).sum() for t in self._theta])
         homoscedastic = self._homoscedastic
         if homoscedastic and len(shapes) == 1:  # exact Bayesian linear regression
-            prior = posterior.prior_matrix() if self.prior_covariance == "zellner" else None
-            return LinearGaussianEvidence(posterior, gram, phi_y, y_y, train.n_train, prior)
-        return Evidence(posterior, sq_norms, loglik, rss if homoscedastic else None,
-                        train.n_train)
+            prior = (
+                posterior.prior_matrix() if self.prior_covariance == "zellner" else None
+            )
+            return LinearGaussianEvidence(
+                posterior, gram, phi_y, y_y, train.n_train, prior
+            )
+        return Evidence(
+            posterior, sq_norms, loglik, rss if homoscedastic else None, train.n_train
+        )
 
     @property
     def _homoscedastic(self):
@@ -421,9 +472,14 @@ class Laplace(BaseInference):
             if log_s is None and not tune_s:
                 log_s = log_s0
             elif log_s is None and heldout_noise:  # noise on the held-out rows too
-                log_s = float(minimize_scalar(lambda ls: objective(log_delta, ls),
-                                              bounds=_LOG_S_BOUNDS, method="bounded",
-                                              options={"xatol": 1e-3}).x)
+                log_s = float(
+                    minimize_scalar(
+                        lambda ls: objective(log_delta, ls),
+                        bounds=_LOG_S_BOUNDS,
+                        method="bounded",
+                        options={"xatol": 1e-3},
+                    ).x
+                )
             elif log_s is None:
                 log_s = best_log_s(evidence, log_delta)
             chosen[float(log_delta)] = log_s
@@ -442,12 +498,16 @@ class Laplace(BaseInference):
         variance = evidence.posterior.variance_fn(inputs, g)
 
         def heldout_nll(log_delta, log_s):
-            delta = torch.full((len(self._theta),), math.exp(log_delta), dtype=torch.float64)
+            delta = torch.full(
+                (len(self._theta),), math.exp(log_delta), dtype=torch.float64
+            )
             var = variance(delta, math.exp(log_s))
             mean = f
             if hasattr(evidence, "mode"):
-                mean = inputs[0] @ evidence.mode(torch.tensor(log_delta, dtype=torch.float64),
-                                                 torch.tensor(log_s, dtype=torch.float64))
+                mean = inputs[0] @ evidence.mode(
+                    torch.tensor(log_delta, dtype=torch.float64),
+                    torch.tensor(log_s, dtype=torch.float64),
+                )
                 mean = mean[:, None]
             return self.likelihood_.predictive_nll(mean, var, y, log_s)
 
@@ -458,7 +518,8 @@ class Laplace(BaseInference):
         delta = torch.exp(log_delta).expand(len(self._theta)).clone()
         with torch.no_grad():
             self.log_marginal_likelihood_ = float(
-                evidence(log_delta, torch.tensor(log_s, dtype=torch.float64)))
+                evidence(log_delta, torch.tensor(log_s, dtype=torch.float64))
+            )
         evidence.posterior.set(delta, math.exp(log_s))
         self._posterior, self._evidence = evidence.posterior, evidence
         self.prior_precision_ = torch.exp(log_delta).numpy()
@@ -475,9 +536,24 @@ class Laplace(BaseInference):
 
     # ---------------------------------------------------------- prediction
     def row_floats(self, n_draws, width):
-        """Per-row memory; the all-layer linearised predictive back-propagates
-        ``k`` output directions through every layer in float64 (x2), and
-        projects them onto each layer's eigenvectors (x2 again)."""
+        """Return the floats of working memory per input row at prediction.
+
+        The all-layer linearised predictive back-propagates ``k`` output
+        directions through every layer in float64 (x2), and projects them
+        onto each layer's eigenvectors (x2 again).
+
+        Parameters
+        ----------
+        n_draws : int
+            Number of draws evaluated together (1 for the closed form).
+        width : int
+            Widest layer of the network (hidden or latent).
+
+        Returns
+        -------
+        floats : int
+            Number of float32-equivalent values held per row.
+        """
         if self.subset == "all" and self.closed_form:
             return 4 * self.module_.head.out_features * width
         return super().row_floats(n_draws, width)
@@ -491,19 +567,32 @@ class Laplace(BaseInference):
                 mean = m.head(phi)
                 # float64, as below; in cache-sized blocks, which makes it as
                 # fast as one float32 pass over the whole chunk
-                var = torch.cat([self._posterior.latent_var([_augment(p).double()], None)
-                                 for p in phi.split(_VAR_BLOCK_ROWS)])
+                var = torch.cat(
+                    [
+                        self._posterior.latent_var([_augment(p).double()], None)
+                        for p in phi.split(_VAR_BLOCK_ROWS)
+                    ]
+                )
             else:
                 mean = m(X)
                 rows = len(X)
                 if self.hessian == "full":
-                    rows = max(1, _CHUNK_FLOATS // (self.n_params_ * m.head.out_features))
+                    rows = max(
+                        1, _CHUNK_FLOATS // (self.n_params_ * m.head.out_features)
+                    )
                 # float64: float32 reductions over the Jacobian rows round
                 # differently by row position (check_methods_sample_order_invariance).
                 X64 = X.double()
-                var = torch.cat([self._posterior.latent_var(*self._factors(
-                    X64[i:i + rows], lik=False, dtype=torch.float64)[:2])
-                    for i in range(0, len(X), rows)])
+                var = torch.cat(
+                    [
+                        self._posterior.latent_var(
+                            *self._factors(
+                                X64[i : i + rows], lik=False, dtype=torch.float64
+                            )[:2]
+                        )
+                        for i in range(0, len(X), rows)
+                    ]
+                )
         return mean, var.to(mean.dtype)
 
     def sample_f(self, X, n_samples, generator):
@@ -515,8 +604,9 @@ class Laplace(BaseInference):
                 head = split_weight_bias([self._theta[0].to(X.dtype) + devs[0]])
                 return stacked_forward([*m.layers()[:-1], *head], X, m.activation)
             if self.pred_type == "nn":
-                layers = split_weight_bias([t.to(X.dtype) + d
-                                            for t, d in zip(self._theta, devs)])
+                layers = split_weight_bias(
+                    [t.to(X.dtype) + d for t, d in zip(self._theta, devs)]
+                )
                 return stacked_forward(layers, X, m.activation)
             return self._linearised(X, devs)
 

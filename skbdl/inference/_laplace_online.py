@@ -36,11 +36,13 @@ class OnlineEnergy:
 
     def __call__(self, module):
         layers = module.layers()
-        fixed = [p for layer in layers[:self.first] for p in layer]
+        fixed = [p for layer in layers[: self.first] for p in layer]
         energy = self.prior.neg_log_prob(fixed) if fixed else 0.0
         delta = torch.exp(self.log_delta).to(layers[-1][0].dtype)
-        delta = delta.expand(len(layers) - self.first)  # one shared value or one per layer
-        for d, (w, b) in zip(delta, layers[self.first:]):
+        delta = delta.expand(
+            len(layers) - self.first
+        )  # one shared value or one per layer
+        for d, (w, b) in zip(delta, layers[self.first :]):
             energy = energy + 0.5 * d * (w.pow(2).sum() + b.pow(2).sum())
         return energy
 
@@ -67,13 +69,26 @@ class OnlineMarglik(Callback):
         training noise of the module (1 without one).
     """
 
-    def __init__(self, laplace, train, energy, log_s, burnin, frequency, steps, lr,
-                 noise_fixed=None):
+    def __init__(
+        self,
+        laplace,
+        train,
+        energy,
+        log_s,
+        burnin,
+        frequency,
+        steps,
+        lr,
+        noise_fixed=None,
+    ):
         self.laplace, self.train, self.energy = laplace, train, energy
         self.burnin, self.frequency, self.steps = burnin, frequency, steps
         self.log_delta = energy.log_delta.clone().to(_DTYPE).requires_grad_(True)
-        self.log_s = None if log_s is None else torch.tensor(
-            float(log_s), dtype=_DTYPE, requires_grad=True)
+        self.log_s = (
+            None
+            if log_s is None
+            else torch.tensor(float(log_s), dtype=_DTYPE, requires_grad=True)
+        )
         self.lr = lr
         self._adam = {}  # first and second moments per hyper-parameter, step count
         self.noise_fixed = noise_fixed
@@ -97,7 +112,7 @@ class OnlineMarglik(Callback):
         was_training = module.training
         module.eval()
         la = self.laplace
-        la._theta = layer_params(module)[la._first:]
+        la._theta = layer_params(module)[la._first :]
         if self.noise_fixed is not None:
             self.fixed_log_s = self.noise_fixed
         elif la._homoscedastic:
@@ -115,7 +130,9 @@ class OnlineMarglik(Callback):
             loss = -evidence(self.log_delta, log_s) / self.train.n_train
             self._adam_step(params, torch.autograd.grad(loss, params))
         with torch.no_grad():
-            self.energy.log_delta.copy_(self.log_delta.detach().to(self.energy.log_delta.dtype))
+            self.energy.log_delta.copy_(
+                self.log_delta.detach().to(self.energy.log_delta.dtype)
+            )
         self.evidence_ = evidence
         self.n_updates_ += 1
         self.history_.append(torch.exp(self.log_delta.detach()).tolist())
@@ -131,7 +148,9 @@ class OnlineMarglik(Callback):
                 m = beta1 * m + (1 - beta1) * g
                 v = beta2 * v + (1 - beta2) * g * g
                 self._adam[i] = (m, v)
-                step = self.lr * (m / (1 - beta1**t)) / ((v / (1 - beta2**t)).sqrt() + eps)
+                step = (
+                    self.lr * (m / (1 - beta1**t)) / ((v / (1 - beta2**t)).sqrt() + eps)
+                )
                 p.sub_(step).clamp_(*_LOG_CLAMP)
 
     def final_log_s(self):

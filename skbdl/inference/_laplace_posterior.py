@@ -16,8 +16,13 @@ _PROJ_FLOATS = 2**24  # 128 MB of float64 for the held-out eigen-projection
 
 def _jacobian_rows(inputs, g, start, stop):
     """Rows ``stop - start`` of the per-output Jacobians, shape (rows, k, P)."""
-    return torch.cat([torch.einsum("nco,nj->ncoj", gl[start:stop], a[start:stop]).flatten(2)
-                      for a, gl in zip(inputs, g)], 2)
+    return torch.cat(
+        [
+            torch.einsum("nco,nj->ncoj", gl[start:stop], a[start:stop]).flatten(2)
+            for a, gl in zip(inputs, g)
+        ],
+        2,
+    )
 
 
 def _row_blocks(n_rows, floats_per_row):
@@ -34,9 +39,11 @@ def _per_param(delta, shapes):
 class _Posterior:
     def variance_fn(self, inputs, g):
         """``(delta, s) -> latent_var(inputs, g)`` for repeated ``delta``, ``s``."""
+
         def variance(delta, s):
             self.set(delta, s)
             return self.latent_var(inputs, g)
+
         return variance
 
 
@@ -73,14 +80,14 @@ class FullPosterior(_Posterior):
         dev = torch.linalg.solve_triangular(self._chol.T, z, upper=True).T
         out, start = [], 0
         for o, i in self.shapes:
-            out.append(dev[:, start:start + o * i].reshape(n_samples, o, i))
+            out.append(dev[:, start : start + o * i].reshape(n_samples, o, i))
             start += o * i
         return out
 
     def latent_var(self, inputs, g):
         """Variance of each latent output: ``diag(J Sigma J^T)``, shape (n, k)."""
         if g is None:  # last layer: J = I (x) a, so var_c = a^T Sigma_cc a
-            (o, i), = self.shapes
+            ((o, i),) = self.shapes
             blocks = self.cov.reshape(o, i, o, i).diagonal(dim1=0, dim2=2)  # (i, i, o)
             a = inputs[0]
             blocks = blocks.to(a.dtype)
@@ -107,20 +114,24 @@ class FullPosterior(_Posterior):
         eig, vec = torch.linalg.eigh(self.H)
         eig = self._eig_cache = eig.clamp_min(0.0)
         if g is None:
-            (o, i), = self.shapes
-            proj = torch.einsum("nj,cjk->nck", inputs[0].to(_DTYPE),
-                                vec.reshape(o, i, -1)) ** 2
+            ((o, i),) = self.shapes
+            proj = (
+                torch.einsum("nj,cjk->nck", inputs[0].to(_DTYPE), vec.reshape(o, i, -1))
+                ** 2
+            )
         else:  # built block by block: one (n, k, P) tensor, not two
             n, k = len(inputs[0]), g[0].shape[1]
             proj = torch.empty(n, k, self.H.shape[0], dtype=_DTYPE)
             for start, stop in _row_blocks(n, k * self.H.shape[0]):
-                proj[start:stop] = (_jacobian_rows(inputs, g, start, stop).to(_DTYPE)
-                                    @ vec) ** 2
+                proj[start:stop] = (
+                    _jacobian_rows(inputs, g, start, stop).to(_DTYPE) @ vec
+                ) ** 2
 
         def variance(delta, s):
             if not bool((delta == delta[0]).all()):
                 return generic(delta, s)
             return proj @ (1.0 / (s * eig + delta[0]))
+
         return variance
 
 
@@ -139,19 +150,27 @@ class KronPosterior(_Posterior):
         self.shapes = curvature.shapes
         self._eigA = [torch.linalg.eigh(A) for A in curvature.A]
         self._eigB = [torch.linalg.eigh(B) for B in curvature.B]
-        self._ab = [torch.outer(b.clamp_min(0), a.clamp_min(0))
-                    for (b, _), (a, _) in zip(self._eigB, self._eigA)]
+        self._ab = [
+            torch.outer(b.clamp_min(0), a.clamp_min(0))
+            for (b, _), (a, _) in zip(self._eigB, self._eigA)
+        ]
         # prior precision delta * (I (x) P) with P diagonal in A's eigenbasis:
         # P = I (isotropic) or P = A + ridge I (Zellner's g-prior)
         self._p = [torch.ones(1, len(a), dtype=_DTYPE) for a, _ in self._eigA]
         if zellner_ridge is not None:
-            self._p = [(a.clamp_min(0) + zellner_ridge * a.clamp_min(0).mean())[None, :]
-                       for a, _ in self._eigA]
+            self._p = [
+                (a.clamp_min(0) + zellner_ridge * a.clamp_min(0).mean())[None, :]
+                for a, _ in self._eigA
+            ]
 
     def prior_sq_norms(self, theta):
         """``vec(W_l)^T (I (x) P_l) vec(W_l)`` of each layer, shape (n_layers,)."""
-        return torch.stack([(((t @ qa) ** 2) * p).sum()
-                            for t, (_, qa), p in zip(theta, self._eigA, self._p)])
+        return torch.stack(
+            [
+                (((t @ qa) ** 2) * p).sum()
+                for t, (_, qa), p in zip(theta, self._eigA, self._p)
+            ]
+        )
 
     def prior_matrix(self, layer=-1):
         """``P`` of one layer as a dense (in, in) matrix."""
@@ -159,8 +178,10 @@ class KronPosterior(_Posterior):
         return (qa * self._p[layer]) @ qa.T
 
     def log_det_ratio(self, delta, s):
-        return sum(torch.log1p(s * ab / (d * p)).sum()
-                   for ab, d, p in zip(self._ab, delta, self._p))
+        return sum(
+            torch.log1p(s * ab / (d * p)).sum()
+            for ab, d, p in zip(self._ab, delta, self._p)
+        )
 
     def _variances(self, delta, s):
         return [1.0 / (s * ab + d * p) for ab, d, p in zip(self._ab, delta, self._p)]
@@ -204,8 +225,9 @@ class KronPosterior(_Posterior):
     def variance_fn(self, inputs, g):
         """``(delta, s) -> latent_var(inputs, g)``, projecting the rows once."""
         projections = self._project(inputs, g)
-        return lambda delta, s: self._combine(projections, self._variances(delta, s),
-                                              g is None)
+        return lambda delta, s: self._combine(
+            projections, self._variances(delta, s), g is None
+        )
 
 
 class DiagPosterior(_Posterior):
@@ -222,8 +244,11 @@ class DiagPosterior(_Posterior):
         self._var = [1.0 / (s * h + d) for h, d in zip(self._h, delta)]
 
     def sample(self, n_samples, generator):
-        return [torch.randn(n_samples, *var.shape, generator=generator, dtype=_DTYPE)
-                * var.sqrt() for var in self._var]
+        return [
+            torch.randn(n_samples, *var.shape, generator=generator, dtype=_DTYPE)
+            * var.sqrt()
+            for var in self._var
+        ]
 
     def latent_var(self, inputs, g):
         total = 0.0

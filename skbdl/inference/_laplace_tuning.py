@@ -51,14 +51,20 @@ class Evidence:
         if self.rss is None:
             loglik = torch.as_tensor(self.loglik, dtype=torch.float64)
         else:
-            loglik = -0.5 * s * self.rss + 0.5 * self.n_rows * (log_s - math.log(2 * math.pi))
+            loglik = -0.5 * s * self.rss + 0.5 * self.n_rows * (
+                log_s - math.log(2 * math.pi)
+            )
         prior = 0.5 * (delta * self.sq_norms).sum()
         return loglik - prior - 0.5 * self.posterior.log_det_ratio(delta, s)
 
 
 def _value_and_grad(x, evidence, n_delta, fixed_log_s):
     x = torch.tensor(x, dtype=torch.float64, requires_grad=True)
-    log_s = x[n_delta] if fixed_log_s is None else torch.tensor(fixed_log_s, dtype=torch.float64)
+    log_s = (
+        x[n_delta]
+        if fixed_log_s is None
+        else torch.tensor(fixed_log_s, dtype=torch.float64)
+    )
     value = -evidence(x[:n_delta], log_s)
     value.backward()
     return float(value.detach()), x.grad.numpy().copy()
@@ -74,8 +80,14 @@ def maximize_evidence(evidence, log_delta0, log_s0, tune_s):
     x0 = np.concatenate([log_delta0, [log_s0]]) if tune_s else log_delta0
     bounds = [_LOG_BOUNDS] * n_delta + ([_LOG_S_BOUNDS] if tune_s else [])
     fixed = None if tune_s else log_s0
-    result = minimize(_value_and_grad, x0, args=(evidence, n_delta, fixed), jac=True,
-                      method="L-BFGS-B", bounds=bounds)
+    result = minimize(
+        _value_and_grad,
+        x0,
+        args=(evidence, n_delta, fixed),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=bounds,
+    )
     log_s = float(result.x[n_delta]) if tune_s else float(log_s0)
     return result.x[:n_delta], log_s
 
@@ -88,8 +100,11 @@ def best_log_s(evidence, log_delta):
         with torch.no_grad():
             return -float(evidence(ld, torch.tensor(log_s, dtype=torch.float64)))
 
-    return float(minimize_scalar(objective, bounds=_LOG_S_BOUNDS, method="bounded",
-                                 options={"xatol": 1e-3}).x)
+    return float(
+        minimize_scalar(
+            objective, bounds=_LOG_S_BOUNDS, method="bounded", options={"xatol": 1e-3}
+        ).x
+    )
 
 
 def minimize_holdout(heldout_nll, xatol=0.05):
@@ -106,8 +121,9 @@ def minimize_holdout(heldout_nll, xatol=0.05):
     values = [heldout_nll(x) for x in grid]
     best = int(np.argmin(values))
     lo, hi = grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]
-    result = minimize_scalar(heldout_nll, bounds=(lo, hi), method="bounded",
-                             options={"xatol": xatol})
+    result = minimize_scalar(
+        heldout_nll, bounds=(lo, hi), method="bounded", options={"xatol": xatol}
+    )
     return float(result.x) if result.fun <= values[best] else float(grid[best])
 
 
@@ -148,5 +164,8 @@ class LinearGaussianEvidence(Evidence):
         w = s * self._b / (s * self._lam + delta)
         rss = self._y_y - 2 * (w * self._b).sum() + (self._lam * w * w).sum()
         loglik = -0.5 * s * rss + 0.5 * self.n_rows * (log_s - math.log(2 * math.pi))
-        return (loglik - 0.5 * delta * (w * w).sum()
-                - 0.5 * torch.log1p(s * self._lam / delta).sum())
+        return (
+            loglik
+            - 0.5 * delta * (w * w).sum()
+            - 0.5 * torch.log1p(s * self._lam / delta).sum()
+        )

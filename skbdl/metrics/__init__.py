@@ -22,7 +22,6 @@ from ._classification import (
     ood_auroc,
     top_k_accuracy,
 )
-from ._scorers import get_scorer, get_scorer_names
 from ._regression import (
     crps_ensemble,
     crps_gaussian,
@@ -32,6 +31,7 @@ from ._regression import (
     regression_calibration_curve,
     regression_calibration_error,
 )
+from ._scorers import get_scorer, get_scorer_names
 
 __all__ = [
     "brier_score",

@@ -18,6 +18,7 @@ from .._nn import (
 )
 from ..inference import METHODS
 from ..priors import resolve_prior
+from ..utils._random import Seeds
 from ..utils._sklearn import (
     HasMethods,
     Interval,
@@ -25,7 +26,6 @@ from ..utils._sklearn import (
     _fit_context,
     validate_data,
 )
-from ..utils._random import Seeds
 from ..utils._torch import (
     make_generator,
     to_tensor,
@@ -35,7 +35,11 @@ from ..utils._torch import (
 
 def _check_n_samples(n_samples):
     """The number of draws asked of a prediction method, as a positive int."""
-    if isinstance(n_samples, bool) or not isinstance(n_samples, Integral) or n_samples < 1:
+    if (
+        isinstance(n_samples, bool)
+        or not isinstance(n_samples, Integral)
+        or n_samples < 1
+    ):
         raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}.")
     return int(n_samples)
 
@@ -46,13 +50,22 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
     _task = None  # "classification" or "regression", set by the subclasses
 
     _parameter_constraints = {
-        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "method": [StrOptions(set(METHODS)), HasMethods(["fit", "sample_f"])],
-        "prior": [None, Interval(Real, 0, None, closed="neither"),
-                  HasMethods(["neg_log_prob", "sample"])],
+        "prior": [
+            None,
+            Interval(Real, 0, None, closed="neither"),
+            HasMethods(["neg_log_prob", "sample"]),
+        ],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "batch_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "n_samples": [None, Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
@@ -64,9 +77,24 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
     }
 
     @abstractmethod
-    def __init__(self, hidden_layer_sizes, *, activation, method, prior, max_epochs,
-                 batch_size, lr, n_samples, early_stopping, validation_fraction,
-                 n_iter_no_change, device, random_state, verbose):
+    def __init__(
+        self,
+        hidden_layer_sizes,
+        *,
+        activation,
+        method,
+        prior,
+        max_epochs,
+        batch_size,
+        lr,
+        n_samples,
+        early_stopping,
+        validation_fraction,
+        n_iter_no_change,
+        device,
+        random_state,
+        verbose,
+    ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.method = method
@@ -99,8 +127,13 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
         self : object
             The fitted estimator.
         """
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32],
-                             y_numeric=self._task == "regression")
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            dtype=[np.float64, np.float32],
+            y_numeric=self._task == "regression",
+        )
         self._check_device()
         y_encoded = self._encode_y(y)
         seeds = Seeds.from_random_state(self.random_state)
@@ -131,7 +164,9 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
 
     def _hidden_sizes(self):
         sizes = self.hidden_layer_sizes
-        sizes = (sizes,) if isinstance(sizes, Integral) else tuple(int(s) for s in sizes)
+        sizes = (
+            (sizes,) if isinstance(sizes, Integral) else tuple(int(s) for s in sizes)
+        )
         if any(s < 1 for s in sizes):
             raise ValueError(
                 "The 'hidden_layer_sizes' parameter must contain positive integers; "
@@ -160,8 +195,9 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
         y = to_tensor(y, dtype=y_dtype, device=self.device)
         valid = None
         if self.early_stopping:  # N is the number of rows trained on
-            (X, y), valid = train_valid_split(X, y, self.validation_fraction,
-                                              seeds.generator("split"))
+            (X, y), valid = train_valid_split(
+                X, y, self.validation_fraction, seeds.generator("split")
+            )
         return TrainingProblem(
             X=X,
             y=y,
@@ -199,10 +235,12 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
         input is never copied whole; the chunk size bounds the method's
         working memory (``method_.row_floats``) at about 16 MB of floats.
         """
-        width = max((*self._hidden_sizes(), self._likelihood().n_latent(self._n_outputs())))
+        width = max(
+            (*self._hidden_sizes(), self._likelihood().n_latent(self._n_outputs()))
+        )
         rows = chunk_rows(self.method_.row_floats(n_draws, width), 1)
         for start in range(0, max(len(X), 1), rows):
-            yield start, to_tensor(X[start:start + rows], device=self.device)
+            yield start, to_tensor(X[start : start + rows], device=self.device)
 
     @staticmethod
     def _gather(X, chunks, compute):
@@ -218,7 +256,7 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
             part = compute(chunk)
             if out is None:
                 out = np.empty((len(X), *part.shape[1:]), dtype=np.float64)
-            out[start:start + len(part)] = part
+            out[start : start + len(part)] = part
         return out
 
     def _reduce_draws(self, X, n_draws, reduce, seed=None):
@@ -230,14 +268,22 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
         """
         seed = self._predict_seed if seed is None else seed
         with torch_threads(), torch.no_grad():
-            return self._gather(X, self._row_chunks(X, n_draws), lambda chunk: reduce(
-                self.method_.sample_f(chunk, n_draws, make_generator(seed))))
+            return self._gather(
+                X,
+                self._row_chunks(X, n_draws),
+                lambda chunk: reduce(
+                    self.method_.sample_f(chunk, n_draws, make_generator(seed))
+                ),
+            )
 
     def _closed_form(self, X, reduce):
         """Apply ``reduce`` to (mean, var) of ``predict_f`` chunk by chunk."""
         with torch_threads(), torch.no_grad():
-            return self._gather(X, self._row_chunks(X, 1),
-                                lambda chunk: reduce(*self.method_.predict_f(chunk)))
+            return self._gather(
+                X,
+                self._row_chunks(X, 1),
+                lambda chunk: reduce(*self.method_.predict_f(chunk)),
+            )
 
     def _use_closed_form(self):
         return bool(self.method_.closed_form)
@@ -251,16 +297,23 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
         if hasattr(self, "n_features_in_"):
             X = to_tensor(self._validate_X(X), device=self.device)
         else:
-            X = to_tensor(validate_data(self, X, dtype=[np.float64, np.float32],
-                                        reset=False), device=self.device)
+            X = to_tensor(
+                validate_data(self, X, dtype=[np.float64, np.float32], reset=False),
+                device=self.device,
+            )
         n_samples = _check_n_samples(n_samples)
         generator = Seeds.from_random_state(random_state).generator("init")
         prior = resolve_prior(self.prior)
-        sizes = [X.shape[1], *self._hidden_sizes(),
-                 self._likelihood().n_latent(self._n_outputs())]
+        sizes = [
+            X.shape[1],
+            *self._hidden_sizes(),
+            self._likelihood().n_latent(self._n_outputs()),
+        ]
         layers = [
-            (prior.sample((n_samples, b, a), generator).to(X.device),
-             prior.sample((n_samples, b), generator).to(X.device))
+            (
+                prior.sample((n_samples, b, a), generator).to(X.device),
+                prior.sample((n_samples, b), generator).to(X.device),
+            )
             for a, b in zip(sizes[:-1], sizes[1:])
         ]
         with torch_threads(), torch.no_grad():

@@ -1,7 +1,6 @@
 """BayesianMLPClassifier."""
 
 import numpy as np
-import torch
 from sklearn.base import ClassifierMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import LabelEncoder
@@ -102,17 +101,39 @@ class BayesianMLPClassifier(ClassifierMixin, BaseBayesianMLP):
 
     _task = "classification"
 
-    def __init__(self, hidden_layer_sizes=(100,), *, activation="relu", method="map",
-                 prior=None, max_epochs=200, batch_size="auto", lr=1e-3,
-                 n_samples=None,
-                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
-                 device="cpu", random_state=None, verbose=0):
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        *,
+        activation="relu",
+        method="map",
+        prior=None,
+        max_epochs=200,
+        batch_size="auto",
+        lr=1e-3,
+        n_samples=None,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+    ):
         super().__init__(
-            hidden_layer_sizes, activation=activation, method=method, prior=prior,
-            max_epochs=max_epochs, batch_size=batch_size, lr=lr, n_samples=n_samples,
-            early_stopping=early_stopping, validation_fraction=validation_fraction,
-            n_iter_no_change=n_iter_no_change, device=device,
-            random_state=random_state, verbose=verbose,
+            hidden_layer_sizes,
+            activation=activation,
+            method=method,
+            prior=prior,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            n_samples=n_samples,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
         )
 
     def _encode_y(self, y):
@@ -150,8 +171,9 @@ class BayesianMLPClassifier(ClassifierMixin, BaseBayesianMLP):
         else:
             n_draws = self._n_draws(None)
             weights = self.method_.draw_weights(n_draws)
-            proba = self._reduce_draws(X, n_draws,
-                                       lambda f: lik.predict_draws(f, weights))
+            proba = self._reduce_draws(
+                X, n_draws, lambda f: lik.predict_draws(f, weights)
+            )
         proba /= proba.sum(axis=1, keepdims=True)  # float64, in place
         return proba
 
@@ -235,7 +257,9 @@ class BayesianMLPClassifier(ClassifierMixin, BaseBayesianMLP):
         total = _entropy(draws.mean(axis=-1))
         aleatoric = _entropy(draws, axis=1).mean(axis=-1)
         epistemic = np.maximum(total - aleatoric, 0.0)
-        return Bunch(total=aleatoric + epistemic, aleatoric=aleatoric, epistemic=epistemic)
+        return Bunch(
+            total=aleatoric + epistemic, aleatoric=aleatoric, epistemic=epistemic
+        )
 
     def sample_prior_predictive(self, X, n_samples=100, random_state=None):
         """Class probabilities of networks drawn from the prior.
@@ -262,4 +286,5 @@ class BayesianMLPClassifier(ClassifierMixin, BaseBayesianMLP):
             )
         f = self._prior_draws(X, n_samples, random_state)
         return to_numpy(self._likelihood().probabilities(f).permute(1, 2, 0)).astype(
-            np.float64)
+            np.float64
+        )

@@ -103,16 +103,40 @@ class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
         "heteroscedastic": ["boolean"],
     }
 
-    def __init__(self, hidden_layer_sizes=(100,), *, activation="relu", method="laplace",
-                 prior=None, heteroscedastic=False, max_epochs=200, batch_size="auto",
-                 lr=1e-3, n_samples=None, early_stopping=False, validation_fraction=0.1,
-                 n_iter_no_change=10, device="cpu", random_state=None, verbose=0):
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        *,
+        activation="relu",
+        method="laplace",
+        prior=None,
+        heteroscedastic=False,
+        max_epochs=200,
+        batch_size="auto",
+        lr=1e-3,
+        n_samples=None,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+    ):
         super().__init__(
-            hidden_layer_sizes, activation=activation, method=method, prior=prior,
-            max_epochs=max_epochs, batch_size=batch_size, lr=lr, n_samples=n_samples,
-            early_stopping=early_stopping, validation_fraction=validation_fraction,
-            n_iter_no_change=n_iter_no_change, device=device,
-            random_state=random_state, verbose=verbose,
+            hidden_layer_sizes,
+            activation=activation,
+            method=method,
+            prior=prior,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            n_samples=n_samples,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
         )
         self.heteroscedastic = heteroscedastic
 
@@ -235,7 +259,9 @@ class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
         """
         X = self._validate_X(X)
         if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}.")
+            raise ValueError(
+                f"n_samples must be a positive integer; got {n_samples!r}."
+            )
         seeds = Seeds.from_random_state(random_state)
         seed = seeds.seed("predict")
         # The noise for all rows is drawn at once, so the draws do not depend
@@ -245,7 +271,7 @@ class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
         lik = self.method_.likelihood_
 
         def draw(f):
-            rows = eps[:, start[0]:start[0] + f.shape[1]].to(f.device)
+            rows = eps[:, start[0] : start[0] + f.shape[1]].to(f.device)
             start[0] += f.shape[1]
             return to_numpy(lik.sample_y(f, rows).T)
 

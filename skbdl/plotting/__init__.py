@@ -7,9 +7,9 @@ only inside ``plot``; install it with ``pip install skbdl[plot]``.
 """
 
 from ._active_learning import ActiveLearningCurveDisplay
+from ._predictive import PredictiveBandDisplay, PriorPredictiveDisplay
 from ._regression_calibration import RegressionCalibrationDisplay
 from ._reliability import ReliabilityDisplay
-from ._predictive import PredictiveBandDisplay, PriorPredictiveDisplay
 
 __all__ = [
     "ActiveLearningCurveDisplay",

@@ -32,16 +32,26 @@ Y_REG = (X @ [1.0, -0.5, 0.2] + 0.1 * rng.randn(50)).astype(np.float32)
 
 def _problem(task="regression", **kw):
     y = torch.as_tensor(Y_CLF if task == "classification" else Y_REG)
-    params = dict(X=torch.as_tensor(X), y=y, likelihood=likelihood_for(task),
-                  n_outputs=3 if task == "classification" else 1,
-                  hidden_layer_sizes=(4,), activation="tanh", prior=GaussianPrior(1.0),
-                  seeds=Seeds.from_random_state(0), max_epochs=3, batch_size=10)
+    params = dict(
+        X=torch.as_tensor(X),
+        y=y,
+        likelihood=likelihood_for(task),
+        n_outputs=3 if task == "classification" else 1,
+        hidden_layer_sizes=(4,),
+        activation="tanh",
+        prior=GaussianPrior(1.0),
+        seeds=Seeds.from_random_state(0),
+        max_epochs=3,
+        batch_size=10,
+    )
     return TrainingProblem(**{**params, **kw})
 
 
 # ------------------------------------------------------------- likelihoods
 def test_categorical_hessian_sqrt_squares_to_the_softmax_hessian():
-    f = torch.randn(6, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    f = torch.randn(
+        6, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0)
+    )
     L = Categorical().hessian_sqrt(f)
     p = torch.softmax(f, -1)
     expected = torch.diag_embed(p) - p[:, :, None] * p[:, None, :]
@@ -50,7 +60,8 @@ def test_categorical_hessian_sqrt_squares_to_the_softmax_hessian():
     y = torch.tensor([0, 1, 2, 3, 0, 1])
     for i in range(len(f)):
         hess = torch.autograd.functional.hessian(
-            lambda row: Categorical().nll(row[None], y[i:i + 1]).sum(), f[i])
+            lambda row: Categorical().nll(row[None], y[i : i + 1]).sum(), f[i]
+        )
         torch.testing.assert_close(hess, expected[i])
 
 
@@ -63,7 +74,8 @@ def test_gaussian_nll_is_the_negative_log_density():
     hetero = HeteroscedasticGaussian()
     f2 = torch.tensor([[0.5, math.log(0.3)], [-1.0, math.log(2.0)]])
     expected = -torch.distributions.Normal(
-        f2[:, 0], torch.exp(0.5 * f2[:, 1])).log_prob(y)
+        f2[:, 0], torch.exp(0.5 * f2[:, 1])
+    ).log_prob(y)
     torch.testing.assert_close(hetero.nll(f2, y), expected)
 
 
@@ -74,7 +86,8 @@ def test_heteroscedastic_log_variance_is_floored():
     nll = hetero.nll(f, torch.tensor([1.0]))
     assert torch.isfinite(nll).all()
     assert float(nll) == pytest.approx(
-        0.5 * (math.log(1e-4) + 1.0 / 1e-4 + math.log(2 * math.pi)), rel=1e-5)
+        0.5 * (math.log(1e-4) + 1.0 / 1e-4 + math.log(2 * math.pi)), rel=1e-5
+    )
     nll.sum().backward()
     assert torch.isfinite(f.grad).all()
     moments = hetero.predict_closed(f.detach(), torch.zeros(1, 2))
@@ -86,14 +99,17 @@ def test_gaussian_predictive_nll_matches_the_metric():
     mean = torch.tensor([[0.1], [0.7], [-0.3]], dtype=torch.float64)
     var = torch.tensor([[0.2], [0.05], [1.0]], dtype=torch.float64)
     y = torch.tensor([0.0, 1.0, -1.0])
-    expected = metric_gaussian_nll(y.numpy(), mean[:, 0].numpy(),
-                                   np.sqrt(var[:, 0].numpy() + 0.5))
+    expected = metric_gaussian_nll(
+        y.numpy(), mean[:, 0].numpy(), np.sqrt(var[:, 0].numpy() + 0.5)
+    )
     assert lik.predictive_nll(mean, var, y) == pytest.approx(expected, rel=1e-12)
     # an explicit log noise precision overrides the stored noise
-    expected = metric_gaussian_nll(y.numpy(), mean[:, 0].numpy(),
-                                   np.sqrt(var[:, 0].numpy() + 2.0))
+    expected = metric_gaussian_nll(
+        y.numpy(), mean[:, 0].numpy(), np.sqrt(var[:, 0].numpy() + 2.0)
+    )
     assert lik.predictive_nll(mean, var, y, log_s=-math.log(2.0)) == pytest.approx(
-        expected, rel=1e-12)
+        expected, rel=1e-12
+    )
 
 
 def test_stacked_gaussian_noise_cycles_over_draws():
@@ -141,9 +157,15 @@ def test_update_rule_gets_the_runs_generator_and_selected_params():
     head_before = module.head.weight.detach().clone()
     hidden_before = module.hidden[0].weight.detach().clone()
     steps = []
-    problem.train(module, seeds=problem.seeds, likelihood=lik, optimizer=RecordingSGD,
-                  params=list(module.head.parameters()), noise="fixed",
-                  on_step=[lambda m, step: steps.append(step)])
+    problem.train(
+        module,
+        seeds=problem.seeds,
+        likelihood=lik,
+        optimizer=RecordingSGD,
+        params=list(module.head.parameters()),
+        noise="fixed",
+        on_step=[lambda m, step: steps.append(step)],
+    )
     (gen,) = RecordingSGD.generators
     assert isinstance(gen, torch.Generator)
     assert gen.initial_seed() == problem.seeds.seed("noise")
@@ -190,17 +212,23 @@ def test_one_n_with_early_stopping(monkeypatch):
 
     monkeypatch.setattr(problem_module, "make_engine", spy)
     n = len(X)
-    est = BayesianMLPRegressor((4,), method=Laplace(prior_precision="marglik"),
-                               early_stopping=True, validation_fraction=0.2,
-                               max_epochs=3, random_state=0).fit(X, Y_REG)
+    est = BayesianMLPRegressor(
+        (4,),
+        method=Laplace(prior_precision="marglik"),
+        early_stopping=True,
+        validation_fraction=0.2,
+        max_epochs=3,
+        random_state=0,
+    ).fit(X, Y_REG)
     assert seen == [n - 10]
     assert est.method_._evidence.n_rows == n - 10
 
 
 # ----------------------------------------------------------------- ensemble
 def test_ensemble_weights_members_equally_for_any_number_of_draws():
-    base = BayesianMLPClassifier((4,), method=Ensemble(n_members=3), max_epochs=3,
-                                 random_state=0).fit(X, Y_CLF)
+    base = BayesianMLPClassifier(
+        (4,), method=Ensemble(n_members=3), max_epochs=3, random_state=0
+    ).fit(X, Y_CLF)
     # The network and softmax run in float32, and different numbers of draws
     # are batched matmuls of different batch counts: results round at ~1e-7
     # relative. A biased mixture (4 draws cycled without weights) is off by
@@ -209,20 +237,27 @@ def test_ensemble_weights_members_equally_for_any_number_of_draws():
     members = base.predict_proba_samples(X, n_samples=3).mean(-1)
     assert_allclose(exact, members, rtol=1e-6)
     for n_samples in (2, 4, 7):
-        est = BayesianMLPClassifier((4,), method=Ensemble(n_members=3), max_epochs=3,
-                                    n_samples=n_samples, random_state=0).fit(X, Y_CLF)
+        est = BayesianMLPClassifier(
+            (4,),
+            method=Ensemble(n_members=3),
+            max_epochs=3,
+            n_samples=n_samples,
+            random_state=0,
+        ).fit(X, Y_CLF)
         proba = est.predict_proba(X)
         if n_samples >= 3:
             assert_allclose(proba, exact, rtol=1e-6)
         else:  # fewer draws than members: the drawn members, equally weighted
-            assert_allclose(proba, base.predict_proba_samples(X, 2).mean(-1),
-                            rtol=1e-6)
-    reg = BayesianMLPRegressor((4,), method=Ensemble(n_members=3), max_epochs=3,
-                               random_state=0).fit(X, Y_REG)
-    reg7 = BayesianMLPRegressor((4,), method=Ensemble(n_members=3), max_epochs=3,
-                                n_samples=7, random_state=0).fit(X, Y_REG)
-    assert_allclose(reg7.predict(X, return_std=True), reg.predict(X, return_std=True),
-                    rtol=1e-6)
+            assert_allclose(proba, base.predict_proba_samples(X, 2).mean(-1), rtol=1e-6)
+    reg = BayesianMLPRegressor(
+        (4,), method=Ensemble(n_members=3), max_epochs=3, random_state=0
+    ).fit(X, Y_REG)
+    reg7 = BayesianMLPRegressor(
+        (4,), method=Ensemble(n_members=3), max_epochs=3, n_samples=7, random_state=0
+    ).fit(X, Y_REG)
+    assert_allclose(
+        reg7.predict(X, return_std=True), reg.predict(X, return_std=True), rtol=1e-6
+    )
 
 
 def test_classifier_prior_predictive_before_fit_is_a_clear_error():

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-import scenarios
 from skbdl import BayesianMLPClassifier, BayesianMLPRegressor
 from skbdl.inference import Ensemble
+
+import scenarios
 
 X_CLF, Y_CLF = scenarios.two_moons(n=40, noise=0.2, seed=0)
 GAP = scenarios.gap_1d(n=40, seed=0)

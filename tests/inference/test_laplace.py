@@ -12,18 +12,20 @@ import numpy as np
 import pytest
 import torch
 
+from skbdl import BayesianMLPClassifier, BayesianMLPRegressor
+from skbdl._nn import TrainingProblem, likelihood_for
+from skbdl.inference import Laplace
+from skbdl.priors import GaussianPrior
+from skbdl.utils._random import Seeds
+from skbdl.utils._torch import make_generator
+
 import oracles
 import scenarios
-from skbdl import BayesianMLPClassifier, BayesianMLPRegressor
-from skbdl.inference import Laplace
-from skbdl._nn import TrainingProblem, likelihood_for
-from skbdl.utils._random import Seeds
-from skbdl.priors import GaussianPrior
-from skbdl.utils._torch import make_generator
 
 # BackPACK (imported by laplace-torch) decorates functions with torch.jit.script.
 pytestmark = pytest.mark.filterwarnings(
-    "ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+    "ignore:`torch.jit.script` is deprecated:DeprecationWarning"
+)
 
 X_LIN, Y_LIN = scenarios.linear_regression(n=40, seed=0)
 X_LIN, Y_LIN = X_LIN.astype(np.float32), Y_LIN.astype(np.float32)
@@ -38,11 +40,19 @@ _LOG_BOUNDS = (np.log(1e-4), np.log(1e6))  # Laplace's search range of delta and
 # skbdl internals used by the oracle tests below (adapt when they move).
 def _problem(X, y, task, hidden=(), n_outputs=1, epochs=30, activation="tanh"):
     dtype = torch.long if task == "classification" else torch.float32
-    return TrainingProblem(X=torch.as_tensor(X), y=torch.as_tensor(y, dtype=dtype),
-                           likelihood=likelihood_for(task), n_outputs=n_outputs,
-                           hidden_layer_sizes=hidden, activation=activation,
-                           prior=GaussianPrior(1.0), seeds=Seeds.from_random_state(0),
-                           max_epochs=epochs, batch_size=16, lr=1e-2)
+    return TrainingProblem(
+        X=torch.as_tensor(X),
+        y=torch.as_tensor(y, dtype=dtype),
+        likelihood=likelihood_for(task),
+        n_outputs=n_outputs,
+        hidden_layer_sizes=hidden,
+        activation=activation,
+        prior=GaussianPrior(1.0),
+        seeds=Seeds.from_random_state(0),
+        max_epochs=epochs,
+        batch_size=16,
+        lr=1e-2,
+    )
 
 
 def _train_valid_rows(la, problem):
@@ -68,8 +78,13 @@ def _posterior(la):
     if la.hessian == "diag":
         diag = torch.cat([h.reshape(-1) for h in post._h])
     full = la.hessian == "full"
-    return (mean, latent_var, post.cov.numpy() if full else None,
-            post.H if full else None, diag)
+    return (
+        mean,
+        latent_var,
+        post.cov.numpy() if full else None,
+        post.H if full else None,
+        diag,
+    )
 
 
 def _online_hyper_steps(la, problem, steps, lr):
@@ -79,9 +94,12 @@ def _online_hyper_steps(la, problem, steps, lr):
     from skbdl.inference._laplace_online import OnlineEnergy, OnlineMarglik
 
     energy = OnlineEnergy(problem.prior, 0, torch.zeros(2, dtype=torch.float64))
-    OnlineMarglik(la, problem, energy, None, burnin=0, frequency=1, steps=steps,
-                  lr=lr).update(la.module_)
+    OnlineMarglik(
+        la, problem, energy, None, burnin=0, frequency=1, steps=steps, lr=lr
+    ).update(la.module_)
     return energy.log_delta.numpy()
+
+
 # ---------------------------------------------------------------------------
 
 
@@ -126,8 +144,10 @@ def test_tuned_linear_regression_maximises_the_exact_evidence():
     log_var_bounds = (-_LOG_BOUNDS[1], -_LOG_BOUNDS[0])  # sigma^2 = 1 / s
     axes = [np.linspace(*_LOG_BOUNDS, 461), np.linspace(*log_var_bounds, 461)]
     (ld, lv), best = oracles.grid_argmax(
-        lambda a, b: scenarios.blr_log_evidence(phi, y, np.exp(a), np.exp(b)), axes,
-        n_refine=201)
+        lambda a, b: scenarios.blr_log_evidence(phi, y, np.exp(a), np.exp(b)),
+        axes,
+        n_refine=201,
+    )
     assert la.log_marginal_likelihood_ >= best - 1e-6 * abs(best)
     fine_step = 4 * 0.05 / 200  # +-2 coarse steps of 0.05 in 201 points
     assert abs(np.log(delta) - ld) <= 2 * fine_step
@@ -139,17 +159,25 @@ def _ggn_autograd(la, X, task):
     m = copy.deepcopy(la.module_).double()
     X = X.double()
     names = [n for n, _ in m.named_parameters()]
-    names = names[2 * (0 if la.subset == "all" else len(m.hidden)):]
+    names = names[2 * (0 if la.subset == "all" else len(m.hidden)) :]
     params = {n: p.detach() for n, p in m.named_parameters()}
 
     def head(*values):
-        return torch.func.functional_call(m, {**params, **dict(zip(names, values))}, (X,))
+        return torch.func.functional_call(
+            m, {**params, **dict(zip(names, values))}, (X,)
+        )
 
     f = head(*[params[n] for n in names])
-    jac = torch.autograd.functional.jacobian(head, tuple(params[n] for n in names),
-                                             vectorize=True)
-    J = torch.cat([torch.cat([w, b[..., None]], -1).flatten(2)
-                   for w, b in zip(jac[0::2], jac[1::2])], -1)  # [W | b], outputs outer
+    jac = torch.autograd.functional.jacobian(
+        head, tuple(params[n] for n in names), vectorize=True
+    )
+    J = torch.cat(
+        [
+            torch.cat([w, b[..., None]], -1).flatten(2)
+            for w, b in zip(jac[0::2], jac[1::2])
+        ],
+        -1,
+    )  # [W | b], outputs outer
     assert task == "classification"
     p = torch.softmax(f, -1)  # Hessian of the cross-entropy in the logits
     lam = torch.diag_embed(p) - p[:, :, None] * p[:, None, :]
@@ -165,8 +193,9 @@ def test_ggn_full_and_diag_match_autograd(subset):
     expected = _ggn_autograd(full, torch.as_tensor(X), "classification")
     # float64 on both sides; only the summation order differs
     torch.testing.assert_close(_posterior(full)[3], expected, atol=1e-8, rtol=1e-6)
-    torch.testing.assert_close(_posterior(diag)[4], expected.diagonal(), atol=1e-8,
-                               rtol=1e-6)
+    torch.testing.assert_close(
+        _posterior(diag)[4], expected.diagonal(), atol=1e-8, rtol=1e-6
+    )
 
 
 @pytest.mark.parametrize("hessian", ["full", "kron"])
@@ -175,18 +204,22 @@ def test_variance_fn_equals_set_and_latent_var(subset, hessian):
     """The held-out variance with rows projected once (on H's eigenvectors,
     or on the Kronecker factors') equals set() + latent_var()."""
     la = Laplace(subset, hessian, prior_precision=1.0).fit(
-        _problem(X_CLF, Y_CLF, "classification", hidden=(5,), n_outputs=3))
+        _problem(X_CLF, Y_CLF, "classification", hidden=(5,), n_outputs=3)
+    )
     X = torch.as_tensor(X_CLF[:9]).double()
     inputs, g, _ = la._factors(X, lik=False)
     variance = la._posterior.variance_fn(inputs, g)
-    deltas = [torch.full((len(la._theta),), v, dtype=torch.float64) for v in [0.3, 4.0, 50.0]]
+    deltas = [
+        torch.full((len(la._theta),), v, dtype=torch.float64) for v in [0.3, 4.0, 50.0]
+    ]
     if subset == "all":  # per-layer precisions take the Cholesky path
         deltas.append(torch.tensor([0.5, 20.0], dtype=torch.float64))
     for d in deltas:
         fast = variance(d, 1.0)
         la._posterior.set(d, 1.0)
-        torch.testing.assert_close(fast, la._posterior.latent_var(inputs, g), rtol=1e-9,
-                                   atol=1e-12)
+        torch.testing.assert_close(
+            fast, la._posterior.latent_var(inputs, g), rtol=1e-9, atol=1e-12
+        )
 
 
 @pytest.mark.parametrize("subset,hidden", [("last_layer", (6,)), ("all", ())])
@@ -196,22 +229,34 @@ def test_kron_equals_full_for_one_output_and_one_layer(subset, hidden):
     full = Laplace(subset, "full", **kw).fit(problem)
     kron = Laplace(subset, "kron", **kw).fit(problem)
     X = torch.as_tensor(np.random.RandomState(5).randn(7, 3).astype(np.float32))
-    np.testing.assert_allclose(kron.predict_f(X)[1].numpy(), full.predict_f(X)[1].numpy(),
-                               rtol=1e-4)
-    assert kron.log_marginal_likelihood_ == pytest.approx(full.log_marginal_likelihood_, rel=1e-8)
+    np.testing.assert_allclose(
+        kron.predict_f(X)[1].numpy(), full.predict_f(X)[1].numpy(), rtol=1e-4
+    )
+    assert kron.log_marginal_likelihood_ == pytest.approx(
+        full.log_marginal_likelihood_, rel=1e-8
+    )
 
 
-@pytest.mark.parametrize("subset,hessian", [("last_layer", "kron"), ("all", "diag"),
-                                            ("all", "full")])
+@pytest.mark.parametrize(
+    "subset,hessian", [("last_layer", "kron"), ("all", "diag"), ("all", "full")]
+)
 def test_probit_and_mc_agree(subset, hessian):
     kw = dict(hidden_layer_sizes=(8,), max_epochs=40, random_state=0)
-    probit = BayesianMLPClassifier(method=Laplace(subset, hessian, prior_precision=20.0), **kw)
+    probit = BayesianMLPClassifier(
+        method=Laplace(subset, hessian, prior_precision=20.0), **kw
+    )
     probit.fit(X_CLF, Y_CLF)
-    mc = BayesianMLPClassifier(method=Laplace(subset, hessian, prior_precision=20.0, link="mc",
-                                              n_samples=4000), **kw).fit(X_CLF, Y_CLF)
+    mc = BayesianMLPClassifier(
+        method=Laplace(
+            subset, hessian, prior_precision=20.0, link="mc", n_samples=4000
+        ),
+        **kw,
+    ).fit(X_CLF, Y_CLF)
     p_probit, p_mc = probit.predict_proba(X_CLF), mc.predict_proba(X_CLF)
     assert np.abs(p_probit - p_mc).max() < 0.05
-    np.testing.assert_allclose(p_mc, mc.predict_proba_samples(X_CLF).mean(-1), atol=1e-6)
+    np.testing.assert_allclose(
+        p_mc, mc.predict_proba_samples(X_CLF).mean(-1), atol=1e-6
+    )
     draws = probit.predict_proba_samples(X_CLF, n_samples=4000).mean(-1)
     assert np.abs(p_probit - draws).max() < 0.05
 
@@ -219,7 +264,8 @@ def test_probit_and_mc_agree(subset, hessian):
 def test_glm_latent_moments_match_draws():
     """Closed-form linearised mean/variance equal the moments of the GLM draws."""
     la = Laplace("all", "kron", prior_precision=3.0).fit(
-        _problem(X_CLF, Y_CLF, "classification", hidden=(6,), n_outputs=3))
+        _problem(X_CLF, Y_CLF, "classification", hidden=(6,), n_outputs=3)
+    )
     X = torch.as_tensor(X_CLF[:10])
     mean, var = la.predict_f(X)
     f = la.sample_f(X, 20000, make_generator(1))
@@ -229,20 +275,31 @@ def test_glm_latent_moments_match_draws():
 
 def test_draws_are_whole_functions():
     la = Laplace("all", "diag", pred_type="nn", prior_precision=1.0).fit(
-        _problem(X_CLF, Y_CLF, "classification", hidden=(6,), n_outputs=3))
+        _problem(X_CLF, Y_CLF, "classification", hidden=(6,), n_outputs=3)
+    )
     X = torch.as_tensor(X_CLF)
     f = la.sample_f(X, 5, make_generator(3))
     # same functions; only float32 summation order differs with the row count
-    np.testing.assert_allclose(la.sample_f(X[7:19], 5, make_generator(3)).numpy(),
-                               f[:, 7:19].numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        la.sample_f(X[7:19], 5, make_generator(3)).numpy(),
+        f[:, 7:19].numpy(),
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
 def test_sinusoid_noise_and_extrapolation():
     rs = np.random.RandomState(1)
     X = rs.uniform(0, 8, size=(150, 1))
     y = np.sin(X[:, 0]) + 0.3 * rs.randn(150)
-    reg = BayesianMLPRegressor(50, activation="tanh", max_epochs=300, lr=1e-2, random_state=0,
-                               method=Laplace("all", "full", prior_precision="marglik"))
+    reg = BayesianMLPRegressor(
+        50,
+        activation="tanh",
+        max_epochs=300,
+        lr=1e-2,
+        random_state=0,
+        method=Laplace("all", "full", prior_precision="marglik"),
+    )
     reg.fit(X, y)
     sigma = np.sqrt(reg.predict_uncertainty(X[:1]).aleatoric[0])
     # The evidence-optimal noise given the MAP is sigma^2 = RSS / (N - gamma),
@@ -262,7 +319,11 @@ def test_sinusoid_noise_and_extrapolation():
 def test_memory_budget_error_suggests_cheaper_structures():
     la = Laplace("all", "full", max_memory_mb=0.01)
     with pytest.raises(ValueError, match="hessian='kron' or 'diag'.*last_layer"):
-        la.fit(_problem(X_CLF, Y_CLF, "classification", hidden=(20,), n_outputs=3, epochs=1))
+        la.fit(
+            _problem(
+                X_CLF, Y_CLF, "classification", hidden=(20,), n_outputs=3, epochs=1
+            )
+        )
 
 
 def test_holdout_prior_precision_is_reproducible():
@@ -294,8 +355,10 @@ def _last_layer_oracle(la, X_tr, y_tr):
             w = 1.0 / (s * lam + delta)  # posterior covariance in V's basis
             mean = (s * b * w) @ q.T
             total = w @ (q**2).T + 1.0 / s
-            return (0.5 * (np.log(2 * np.pi * total)
-                           + (y_va - mean) ** 2 / total)).mean(-1)
+            return (
+                0.5 * (np.log(2 * np.pi * total) + (y_va - mean) ** 2 / total)
+            ).mean(-1)
+
         return nll
 
     return evidence, heldout_nll
@@ -317,8 +380,10 @@ def _all_layer_oracle(la, X_tr, y_tr):
 
     def evidence(ld, ls):
         s, delta = np.exp(ls), np.exp(ld)
-        log_det = sum(np.log1p(s[..., None] * np.clip(lam, 0, None) / delta[..., None]
-                               ).sum(-1) for lam, _ in eig)
+        log_det = sum(
+            np.log1p(s[..., None] * np.clip(lam, 0, None) / delta[..., None]).sum(-1)
+            for lam, _ in eig
+        )
         loglik = -0.5 * s * rss + 0.5 * n * (ls - np.log(2 * np.pi))
         return loglik - 0.5 * delta * theta_sq - 0.5 * log_det
 
@@ -327,22 +392,28 @@ def _all_layer_oracle(la, X_tr, y_tr):
         with torch.no_grad():
             mean = net(torch.as_tensor(X_va))[:, 0].numpy()
         sizes = np.cumsum([0] + [len(lam) for lam, _ in eig])
-        proj = [(J[:, a:b] @ V) ** 2
-                for (_, V), a, b in zip(eig, sizes[:-1], sizes[1:])]
+        proj = [
+            (J[:, a:b] @ V) ** 2 for (_, V), a, b in zip(eig, sizes[:-1], sizes[1:])
+        ]
 
         def nll(ld, ls):
             s, delta = np.exp(ls)[..., None], np.exp(ld)[..., None]
             total = 1.0 / s[..., 0, None]
-            total = total + sum((1.0 / (s * np.clip(lam, 0, None) + delta)) @ p.T
-                                for (lam, _), p in zip(eig, proj))
-            return (0.5 * (np.log(2 * np.pi * total)
-                           + (y_va - mean) ** 2 / total)).mean(-1)
+            total = total + sum(
+                (1.0 / (s * np.clip(lam, 0, None) + delta)) @ p.T
+                for (lam, _), p in zip(eig, proj)
+            )
+            return (
+                0.5 * (np.log(2 * np.pi * total) + (y_va - mean) ** 2 / total)
+            ).mean(-1)
+
         return nll
 
     # the oracle's own formula is laplace-torch's log marginal likelihood
     f64 = dict(dtype=torch.float64)
-    value = float(ref.log_marginal_likelihood(torch.tensor(0.7, **f64),
-                                              torch.tensor(0.4, **f64)))
+    value = float(
+        ref.log_marginal_likelihood(torch.tensor(0.7, **f64), torch.tensor(0.4, **f64))
+    )
     assert evidence(np.log(0.7), -2 * np.log(0.4)) == pytest.approx(value, rel=1e-10)
     return evidence, heldout_nll
 
@@ -355,8 +426,12 @@ _GRID = [np.linspace(*_LOG_BOUNDS, 231), np.linspace(*_LOG_BOUNDS, 231)]
 def _best_log_s(evidence, log_delta):
     """Brute-force argmax of the evidence over log s (step 1e-4 after 0.01)."""
     axis = np.linspace(*_LOG_BOUNDS, 2301)
-    (ls,), _ = oracles.grid_argmax(lambda a: evidence(np.full_like(a, log_delta), a),
-                                   [axis], refine=[0.02], n_refine=401)
+    (ls,), _ = oracles.grid_argmax(
+        lambda a: evidence(np.full_like(a, log_delta), a),
+        [axis],
+        refine=[0.02],
+        n_refine=401,
+    )
     return ls
 
 
@@ -376,20 +451,24 @@ def test_holdout_noise_and_precision_minimise_the_heldout_nll(subset):
     X_tr, y_tr, X_va, y_va = _train_valid_rows(la, problem)
     nll = _ORACLES[subset](la, X_tr, y_tr)[1](X_va, y_va)
     ld, ls = float(np.log(la.prior_precision_[0])), -2.0 * np.log(la.sigma_noise_)
-    (ld_grid, ls_grid), best = oracles.grid_argmax(lambda a, b: -nll(a, b), _GRID,
-                                                   n_refine=81)
+    (ld_grid, ls_grid), best = oracles.grid_argmax(
+        lambda a, b: -nll(a, b), _GRID, n_refine=81
+    )
     best = -best
     # skbdl stops its searches at xatol 0.05 in log delta and 1e-3 in log s:
     # allow the NLL rise over that box around the grid minimum, plus 1e-6 for
     # the float32 network.
-    box = np.meshgrid(np.clip(ld_grid + np.linspace(-0.05, 0.05, 11), *_LOG_BOUNDS),
-                      np.clip(ls_grid + np.linspace(-1e-3, 1e-3, 11), *_LOG_BOUNDS),
-                      indexing="ij")
+    box = np.meshgrid(
+        np.clip(ld_grid + np.linspace(-0.05, 0.05, 11), *_LOG_BOUNDS),
+        np.clip(ls_grid + np.linspace(-1e-3, 1e-3, 11), *_LOG_BOUNDS),
+        indexing="ij",
+    )
     tol = float(nll(*box).max()) - best + 1e-6
     chosen = float(nll(np.array(ld), np.array(ls)))
     assert chosen <= best + tol, (
         f"held-out NLL {chosen:.6f} at skbdl's (log delta, log s) = ({ld:.3f}, "
-        f"{ls:.3f}); the grid finds {best:.6f} at ({ld_grid:.3f}, {ls_grid:.3f})")
+        f"{ls:.3f}); the grid finds {best:.6f} at ({ld_grid:.3f}, {ls_grid:.3f})"
+    )
 
 
 @pytest.mark.parametrize("subset", ["last_layer", "all"])
@@ -404,7 +483,8 @@ def test_marglik_noise_maximises_the_evidence_at_the_heldout_precision(subset):
     ld = float(np.log(marglik.prior_precision_[0]))
     # Brent's xatol 1e-3 in log s, plus the 1e-4 grid step
     assert -2.0 * np.log(marglik.sigma_noise_) == pytest.approx(
-        _best_log_s(evidence, ld), abs=1.5e-3)
+        _best_log_s(evidence, ld), abs=1.5e-3
+    )
     auto = Laplace(subset).fit(problem)
     assert abs(marglik.sigma_noise_ - auto.sigma_noise_) > 0.01 * auto.sigma_noise_
 
@@ -417,13 +497,21 @@ def test_few_heldout_rows_take_the_noise_from_the_evidence():
     X_tr, y_tr, _, _ = _train_valid_rows(la, problem)
     evidence, _ = _last_layer_oracle(la, X_tr, y_tr)
     ld = float(np.log(la.prior_precision_[0]))
-    assert -2.0 * np.log(la.sigma_noise_) == pytest.approx(_best_log_s(evidence, ld),
-                                                           abs=1.5e-3)
+    assert -2.0 * np.log(la.sigma_noise_) == pytest.approx(
+        _best_log_s(evidence, ld), abs=1.5e-3
+    )
 
 
 def _online(problem, subset="all", **kw):
-    la = Laplace(subset, "kron", prior_precision="online", prior_structure="layerwise",
-                 online_burnin=5, online_frequency=5, **kw)
+    la = Laplace(
+        subset,
+        "kron",
+        prior_precision="online",
+        prior_structure="layerwise",
+        online_burnin=5,
+        online_frequency=5,
+        **kw,
+    )
     return la.fit(problem)
 
 
@@ -435,26 +523,31 @@ def _layerwise_evidence(la, problem, task):
     net = _oracle_net(la)
     X, y = problem.X.double().numpy(), problem.y.numpy()
     ref = oracles.laplace_torch(net, X, y, task, "all", "kron")
-    eig = [np.clip(lam, 0, None)
-           for lam, _ in oracles.kron_eigh(oracles.kron_factors(ref))]
+    eig = [
+        np.clip(lam, 0, None) for lam, _ in oracles.kron_eigh(oracles.kron_factors(ref))
+    ]
     sq = [float((p.detach().numpy() ** 2).sum()) for p in net.parameters()]
     with torch.no_grad():
         out = net(torch.as_tensor(X))
     if task == "classification":
-        loglik = -float(torch.nn.functional.cross_entropy(out, torch.as_tensor(y),
-                                                          reduction="sum"))
+        loglik = -float(
+            torch.nn.functional.cross_entropy(out, torch.as_tensor(y), reduction="sum")
+        )
     else:
         rss = float(((out[:, 0].numpy() - y) ** 2).sum())
 
     def layer_term(layer, ld, ls=0.0):
         delta = np.exp(ld)
         return -0.5 * delta * sq[layer] - 0.5 * np.log1p(
-            np.exp(ls)[..., None] * eig[layer] / delta[..., None]).sum(-1)
+            np.exp(ls)[..., None] * eig[layer] / delta[..., None]
+        ).sum(-1)
 
     def evidence(log_delta, ls=0.0):
         ls = np.asarray(ls, dtype=float)
-        value = sum(layer_term(i, np.asarray(d, dtype=float), ls)
-                    for i, d in enumerate(log_delta))
+        value = sum(
+            layer_term(i, np.asarray(d, dtype=float), ls)
+            for i, d in enumerate(log_delta)
+        )
         if task == "classification":
             return value + loglik
         return value - 0.5 * np.exp(ls) * rss + 0.5 * len(y) * (ls - np.log(2 * np.pi))
@@ -492,13 +585,19 @@ def test_online_precisions_raise_the_evidence_at_the_final_weights(task):
 def test_online_hyper_steps_converge_to_the_evidence_maximum():
     """600 Adam steps on the precisions reach the evidence maximum, found by
     brute force on each layer's separable term (grid step 1e-3 in log delta)."""
-    problem = _problem(X_CLF, Y_CLF, "classification", hidden=(8,), n_outputs=3, epochs=10)
+    problem = _problem(
+        X_CLF, Y_CLF, "classification", hidden=(8,), n_outputs=3, epochs=10
+    )
     la = _online(problem)
     log_delta = _online_hyper_steps(la, problem, steps=600, lr=0.1)
     _, _, layer_term = _layerwise_evidence(la, problem, "classification")
     axis = np.linspace(*_LOG_BOUNDS, 2301)
-    expected = [oracles.grid_argmax(lambda a, i=i: layer_term(i, a), [axis],
-                                    refine=[0.02], n_refine=41)[0][0] for i in range(2)]
+    expected = [
+        oracles.grid_argmax(
+            lambda a, i=i: layer_term(i, a), [axis], refine=[0.02], n_refine=41
+        )[0][0]
+        for i in range(2)
+    ]
     # The fine grid step is 5e-4; 600 Adam steps of lr 0.1 on this smooth
     # concave term end within 3e-4 of its maximum here, a wrong gradient (say
     # a missing factor 1/2 on the log-determinant) moves it by more than 0.1.
@@ -506,9 +605,16 @@ def test_online_hyper_steps_converge_to_the_evidence_maximum():
 
 
 def test_online_prior_precision_is_reproducible_and_used_in_training():
-    method = Laplace("last_layer", "kron", prior_precision="online", online_burnin=2,
-                     online_frequency=2)
-    kw = dict(hidden_layer_sizes=(8,), max_epochs=10, lr=1e-2, random_state=0, method=method)
+    method = Laplace(
+        "last_layer",
+        "kron",
+        prior_precision="online",
+        online_burnin=2,
+        online_frequency=2,
+    )
+    kw = dict(
+        hidden_layer_sizes=(8,), max_epochs=10, lr=1e-2, random_state=0, method=method
+    )
     a = BayesianMLPClassifier(**kw).fit(X_CLF, Y_CLF)
     b = BayesianMLPClassifier(**kw).fit(X_CLF, Y_CLF)
     assert a.method_.prior_precision_ == pytest.approx(b.method_.prior_precision_)
@@ -517,21 +623,26 @@ def test_online_prior_precision_is_reproducible_and_used_in_training():
     c = BayesianMLPClassifier(**{**kw, "method": fixed}).fit(X_CLF, Y_CLF)
     assert a.method_.prior_precision_[0] != pytest.approx(1.0, rel=0.05)
     # the learned head precision changed the MAP itself, not only the posterior
-    assert not torch.allclose(a.method_.module_.head.weight, c.method_.module_.head.weight)
+    assert not torch.allclose(
+        a.method_.module_.head.weight, c.method_.module_.head.weight
+    )
 
 
 @pytest.mark.parametrize("first,log_delta", [(0, [0.5]), (0, [0.5, -1.0]), (1, [2.0])])
 def test_online_energy_is_the_gaussian_prior_of_the_laplace_layers(first, log_delta):
     from skbdl.inference._laplace_online import OnlineEnergy
 
-    module = _problem(X_CLF, Y_CLF, "classification", hidden=(5,), n_outputs=3).build_module(
-        Seeds.from_random_state(0))
+    module = _problem(
+        X_CLF, Y_CLF, "classification", hidden=(5,), n_outputs=3
+    ).build_module(Seeds.from_random_state(0))
     prior = GaussianPrior(0.5)
     energy = OnlineEnergy(prior, first, torch.tensor(log_delta, dtype=torch.float64))
     layers = module.layers()
     delta = np.broadcast_to(np.exp(log_delta), (len(layers) - first,))
     with torch.no_grad():
         expected = sum(float(prior.neg_log_prob(layer)) for layer in layers[:first])
-        expected += sum(0.5 * d * sum(float((p.double() ** 2).sum()) for p in layer)
-                        for d, layer in zip(delta, layers[first:]))
+        expected += sum(
+            0.5 * d * sum(float((p.double() ** 2).sum()) for p in layer)
+            for d, layer in zip(delta, layers[first:])
+        )
         assert float(energy(module)) == pytest.approx(expected, rel=1e-5)

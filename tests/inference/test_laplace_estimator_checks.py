@@ -2,10 +2,10 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from neural_network.test_estimator_checks import float32_subset_failures
-
 from skbdl import BayesianMLPClassifier, BayesianMLPRegressor
 from skbdl.inference import Laplace
+
+from neural_network.test_estimator_checks import float32_subset_failures
 
 # Laplace() itself (last_layer, kron, holdout) is checked with every registered
 # method in tests/neural_network/test_estimator_checks.py; these are the other
@@ -17,7 +17,9 @@ CONFIGS = [
     Laplace("all", "diag", pred_type="nn", n_samples=16),
     Laplace("all", "full", prior_precision=1.0),
     Laplace("all", "kron", prior_precision="online", prior_structure="layerwise"),
-    Laplace("last_layer", "kron", prior_precision="marglik", prior_covariance="zellner"),
+    Laplace(
+        "last_layer", "kron", prior_precision="marglik", prior_covariance="zellner"
+    ),
 ]
 ESTIMATORS = [
     # Same small training settings as tests/neural_network/test_estimator_checks.py.
@@ -30,13 +32,16 @@ ESTIMATORS = [
 # Measured float32 rounding by row-batch size, as explained in
 # tests/neural_network/test_estimator_checks.py; only these trip the check.
 FLOAT32_SUBSET = {
-    ("BayesianMLPRegressor", "Laplace(hessian='diag', link='mc', n_samples=16)"):
-        "predict differs by up to 3.7e-7 (absolute) between row batches: float32 "
-        "rounding of the network's mean.",
-    ("BayesianMLPRegressor",
-     "Laplace(prior_covariance='zellner', prior_precision='marglik')"):
-        "predict differs by up to 1.1e-6 (absolute, 2e-5 relative on a mean near "
-        "zero) between row batches: float32 rounding of the network's mean.",
+    (
+        "BayesianMLPRegressor",
+        "Laplace(hessian='diag', link='mc', n_samples=16)",
+    ): "predict differs by up to 3.7e-7 (absolute) between row batches: float32 "
+    "rounding of the network's mean.",
+    (
+        "BayesianMLPRegressor",
+        "Laplace(prior_covariance='zellner', prior_precision='marglik')",
+    ): "predict differs by up to 1.1e-6 (absolute, 2e-5 relative on a mean near "
+    "zero) between row batches: float32 rounding of the network's mean.",
 }
 
 

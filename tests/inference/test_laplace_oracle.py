@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 import torch
 from numpy.testing import assert_allclose
-from sklearn.base import is_classifier
+
+from skbdl import BayesianMLPClassifier, BayesianMLPRegressor
+from skbdl.inference import Laplace
+from skbdl.inference._curvature import Curvature, ggn_factors
 
 import oracles
 import scenarios
-from skbdl.inference._curvature import Curvature, ggn_factors
-from skbdl import BayesianMLPClassifier, BayesianMLPRegressor
-from skbdl.inference import Laplace
 
 # BackPACK (imported by laplace-torch) decorates functions with torch.jit.script.
 pytestmark = pytest.mark.filterwarnings(

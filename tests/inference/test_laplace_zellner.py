@@ -4,16 +4,17 @@ import numpy as np
 import pytest
 import torch
 
-import oracles
-import scenarios
 from skbdl import BayesianMLPClassifier
 from skbdl.inference import Laplace
 
+import oracles
+import scenarios
 from .test_laplace import _LOG_BOUNDS, X_CLF, X_LIN, Y_CLF, Y_LIN, _posterior, _problem
 
 # BackPACK (imported by laplace-torch) decorates functions with torch.jit.script.
 pytestmark = pytest.mark.filterwarnings(
-    "ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+    "ignore:`torch.jit.script` is deprecated:DeprecationWarning"
+)
 
 # "a ridge of 1e-3 times its mean eigenvalue" (Laplace's prior_covariance doc)
 RIDGE = 1e-3
@@ -48,9 +49,14 @@ def test_tuned_g_prior_maximises_the_exact_evidence():
     la = Laplace(prior_precision="marglik", prior_covariance="zellner")
     la.fit(_problem(X_LIN, Y_LIN, "regression"))
     delta, sigma = float(la.prior_precision_[0]), la.sigma_noise_
-    assert la.log_marginal_likelihood_ == pytest.approx(_zellner_blr(delta, sigma)[3], abs=1e-6)
+    assert la.log_marginal_likelihood_ == pytest.approx(
+        _zellner_blr(delta, sigma)[3], abs=1e-6
+    )
     for d_delta, d_sigma in [(1.05, 1), (0.95, 1), (1, 1.02), (1, 0.98)]:
-        assert _zellner_blr(delta * d_delta, sigma * d_sigma)[3] < la.log_marginal_likelihood_
+        assert (
+            _zellner_blr(delta * d_delta, sigma * d_sigma)[3]
+            < la.log_marginal_likelihood_
+        )
     # Brute force: with prior precision delta P, the evidence is the isotropic
     # one of the whitened features phi P^(-1/2), evaluated on a grid over the
     # search bounds of (log delta, log sigma^2).
@@ -60,8 +66,10 @@ def test_tuned_g_prior_maximises_the_exact_evidence():
     log_var_bounds = (-_LOG_BOUNDS[1], -_LOG_BOUNDS[0])  # sigma^2 = 1 / s
     axes = [np.linspace(*_LOG_BOUNDS, 461), np.linspace(*log_var_bounds, 461)]
     (ld, lv), best = oracles.grid_argmax(
-        lambda a, b: scenarios.blr_log_evidence(white, y, np.exp(a), np.exp(b)), axes,
-        n_refine=201)
+        lambda a, b: scenarios.blr_log_evidence(white, y, np.exp(a), np.exp(b)),
+        axes,
+        n_refine=201,
+    )
     assert best == pytest.approx(_zellner_blr(np.exp(ld), np.exp(lv / 2))[3], rel=1e-10)
     assert la.log_marginal_likelihood_ >= best - 1e-6 * abs(best)
     fine_step = 4 * 0.05 / 200  # +-2 coarse steps of 0.05 in 201 points
@@ -90,22 +98,27 @@ def test_all_layer_kron_g_prior_matches_the_dense_posterior():
         blocks.append(np.linalg.inv(prec))
     with torch.no_grad():
         logits = net(torch.as_tensor(X_CLF, dtype=torch.float64))
-    loglik = -float(torch.nn.functional.cross_entropy(logits, torch.as_tensor(Y_CLF),
-                                                      reduction="sum"))
+    loglik = -float(
+        torch.nn.functional.cross_entropy(
+            logits, torch.as_tensor(Y_CLF), reduction="sum"
+        )
+    )
     # float64 on both sides from the same float32 weights
     assert la.log_marginal_likelihood_ == pytest.approx(
-        loglik - 0.5 * prior_term - 0.5 * log_det, rel=1e-8)
+        loglik - 0.5 * prior_term - 0.5 * log_det, rel=1e-8
+    )
     cov = np.zeros((sum(len(b) for b in blocks),) * 2)
     start = 0
     for b in blocks:
-        cov[start:start + len(b), start:start + len(b)] = b
+        cov[start : start + len(b), start : start + len(b)] = b
         start += len(b)
     Xq = X_CLF[:7]
     J = oracles.network_jacobian(net, Xq)  # (7, 3, P)
     expected = np.einsum("nkp,pq,nkq->nk", J, cov, J)
     # skbdl's network runs in float32 (relative rounding ~1e-7 per operation)
-    np.testing.assert_allclose(la.predict_f(torch.as_tensor(Xq))[1].numpy(), expected,
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        la.predict_f(torch.as_tensor(Xq))[1].numpy(), expected, rtol=1e-5
+    )
 
 
 def test_g_prior_variance_grows_with_leverage_not_norm():
@@ -120,19 +133,25 @@ def test_g_prior_variance_grows_with_leverage_not_norm():
     for cov in ["isotropic", "zellner"]:
         la = Laplace(prior_precision=1.0, prior_covariance=cov)
         la.fit(_problem(X, y, "classification", n_outputs=2))
-        var[cov] = [float(la.predict_f(torch.as_tensor(x, dtype=torch.float32))[1].sum())
-                    for x in (along, across)]
+        var[cov] = [
+            float(la.predict_f(torch.as_tensor(x, dtype=torch.float32))[1].sum())
+            for x in (along, across)
+        ]
     assert var["zellner"][1] > 10 * var["zellner"][0]
     assert var["isotropic"][0] > var["isotropic"][1]
 
 
-@pytest.mark.parametrize("kw, match", [
-    (dict(hessian="full"), "hessian='kron'"),
-    (dict(hessian="diag"), "hessian='kron'"),
-    (dict(prior_precision="online"), "post-hoc prior"),
-])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(hessian="full"), "hessian='kron'"),
+        (dict(hessian="diag"), "hessian='kron'"),
+        (dict(prior_precision="online"), "post-hoc prior"),
+    ],
+)
 def test_g_prior_rejects_unsupported_settings(kw, match):
-    clf = BayesianMLPClassifier((4,), method=Laplace(prior_covariance="zellner", **kw),
-                                max_epochs=1)
+    clf = BayesianMLPClassifier(
+        (4,), method=Laplace(prior_covariance="zellner", **kw), max_epochs=1
+    )
     with pytest.raises(ValueError, match=match):
         clf.fit(X_CLF, Y_CLF)

@@ -24,8 +24,7 @@ ESTIMATORS = [
 
 
 def _fast(Est, **params):
-    params = {"hidden_layer_sizes": (4,), "max_epochs": 2, "random_state": 0,
-              **params}
+    params = {"hidden_layer_sizes": (4,), "max_epochs": 2, "random_state": 0, **params}
     return Est(**params)
 
 
@@ -109,10 +108,17 @@ def test_wrong_n_features_at_predict(Est, y):
     est = _fast(Est).fit(X, y)
     name = Est.__name__
     msg = f"X has 2 features, but {name} is expecting 3 features"
-    methods = ["predict", "predict_uncertainty", "predict_std",
-               "sample_prior_predictive"]
-    methods += (["predict_proba", "predict_proba_samples"]
-                if Est is BayesianMLPClassifier else ["sample_y", "predict_interval"])
+    methods = [
+        "predict",
+        "predict_uncertainty",
+        "predict_std",
+        "sample_prior_predictive",
+    ]
+    methods += (
+        ["predict_proba", "predict_proba_samples"]
+        if Est is BayesianMLPClassifier
+        else ["sample_y", "predict_interval"]
+    )
     for method in methods:
         with pytest.raises(ValueError, match=msg):
             getattr(est, method)(X[:, :2])
@@ -125,25 +131,28 @@ def test_predict_before_fit(Est, y):
 
 
 @pytest.mark.parametrize("Est, y", ESTIMATORS)
-@pytest.mark.parametrize("params, match", [
-    ({"lr": -1}, "'lr' parameter of {name} must be a float in the range \\(0"),
-    ({"lr": 0.0}, "'lr' parameter"),
-    ({"method": "nope"}, "'method' parameter of {name} must be a str among"),
-    ({"method": 3}, "'method' parameter"),
-    ({"hidden_layer_sizes": 0}, "'hidden_layer_sizes' parameter"),
-    ({"hidden_layer_sizes": "16"}, "'hidden_layer_sizes' parameter"),
-    ({"prior": -1}, "'prior' parameter of {name}"),
-    ({"prior": 0}, "'prior' parameter"),
-    ({"prior": "gaussian"}, "'prior' parameter"),
-    ({"activation": "foo"}, "'activation' parameter of {name} must be a str among"),
-    ({"max_epochs": 0}, "'max_epochs' parameter"),
-    ({"batch_size": 0}, "'batch_size' parameter"),
-    ({"n_samples": 0}, "'n_samples' parameter"),
-    ({"validation_fraction": 1.0}, "'validation_fraction' parameter"),
-    ({"n_iter_no_change": 0}, "'n_iter_no_change' parameter"),
-    ({"early_stopping": "yes"}, "'early_stopping' parameter"),
-    ({"random_state": "seed"}, "'random_state' parameter"),
-])
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"lr": -1}, "'lr' parameter of {name} must be a float in the range \\(0"),
+        ({"lr": 0.0}, "'lr' parameter"),
+        ({"method": "nope"}, "'method' parameter of {name} must be a str among"),
+        ({"method": 3}, "'method' parameter"),
+        ({"hidden_layer_sizes": 0}, "'hidden_layer_sizes' parameter"),
+        ({"hidden_layer_sizes": "16"}, "'hidden_layer_sizes' parameter"),
+        ({"prior": -1}, "'prior' parameter of {name}"),
+        ({"prior": 0}, "'prior' parameter"),
+        ({"prior": "gaussian"}, "'prior' parameter"),
+        ({"activation": "foo"}, "'activation' parameter of {name} must be a str among"),
+        ({"max_epochs": 0}, "'max_epochs' parameter"),
+        ({"batch_size": 0}, "'batch_size' parameter"),
+        ({"n_samples": 0}, "'n_samples' parameter"),
+        ({"validation_fraction": 1.0}, "'validation_fraction' parameter"),
+        ({"n_iter_no_change": 0}, "'n_iter_no_change' parameter"),
+        ({"early_stopping": "yes"}, "'early_stopping' parameter"),
+        ({"random_state": "seed"}, "'random_state' parameter"),
+    ],
+)
 def test_invalid_estimator_params(Est, y, params, match):
     est = _fast(Est, **params)
     # InvalidParameterError subclasses both ValueError and TypeError.
@@ -159,25 +168,37 @@ def test_non_positive_hidden_layer_sizes(Est, y, sizes):
 
 
 @pytest.mark.parametrize("Est, y", ESTIMATORS)
-@pytest.mark.parametrize("method, match", [
-    (Ensemble(n_members=0), "'n_members' parameter of Ensemble must be an int in the range \\[1"),
-    (Ensemble(n_members=2.5), "'n_members' parameter of Ensemble"),
-    (MCDropout(p=1.5), "'p' parameter of MCDropout must be a float in the range \\[0"),
-    (MCDropout(p=1.0), "'p' parameter of MCDropout"),
-    (MCDropout(p=-0.1), "'p' parameter of MCDropout"),
-    (MCDropout(n_samples=0), "'n_samples' parameter of MCDropout"),
-])
+@pytest.mark.parametrize(
+    "method, match",
+    [
+        (
+            Ensemble(n_members=0),
+            "'n_members' parameter of Ensemble must be an int in the range \\[1",
+        ),
+        (Ensemble(n_members=2.5), "'n_members' parameter of Ensemble"),
+        (
+            MCDropout(p=1.5),
+            "'p' parameter of MCDropout must be a float in the range \\[0",
+        ),
+        (MCDropout(p=1.0), "'p' parameter of MCDropout"),
+        (MCDropout(p=-0.1), "'p' parameter of MCDropout"),
+        (MCDropout(n_samples=0), "'n_samples' parameter of MCDropout"),
+    ],
+)
 def test_invalid_method_params(Est, y, method, match):
     with pytest.raises(ValueError, match=match):
         _fast(Est, method=method).fit(X, y)
 
 
 @pytest.mark.parametrize("Est, y", ESTIMATORS)
-@pytest.mark.parametrize("prior, match", [
-    (GaussianPrior(scale=-1), "'scale' parameter of GaussianPrior"),
-    (GaussianPrior(scale=0), "'scale' parameter of GaussianPrior"),
-    (LaplacePrior(scale=-2.0), "'scale' parameter of LaplacePrior"),
-])
+@pytest.mark.parametrize(
+    "prior, match",
+    [
+        (GaussianPrior(scale=-1), "'scale' parameter of GaussianPrior"),
+        (GaussianPrior(scale=0), "'scale' parameter of GaussianPrior"),
+        (LaplacePrior(scale=-2.0), "'scale' parameter of LaplacePrior"),
+    ],
+)
 def test_invalid_prior_object(Est, y, prior, match):
     with pytest.raises(ValueError, match=match):
         _fast(Est, prior=prior).fit(X, y)

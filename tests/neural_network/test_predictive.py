@@ -13,11 +13,12 @@ import torch
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.stats import norm
 
-import scenarios
 from skbdl.inference import MAP, METHODS, Ensemble, MCDropout
 from skbdl.neural_network import BayesianMLPClassifier, BayesianMLPRegressor
 from skbdl.priors import GaussianPrior
 from skbdl.utils._torch import to_tensor
+
+import scenarios
 
 rng = np.random.RandomState(0)
 X = rng.uniform(-2, 2, size=(80, 2))
@@ -34,14 +35,22 @@ def _method(name):
 
 
 def _clf(method, **params):
-    params = {"hidden_layer_sizes": (16,), "max_epochs": 50, "random_state": 0,
-              **params}
+    params = {
+        "hidden_layer_sizes": (16,),
+        "max_epochs": 50,
+        "random_state": 0,
+        **params,
+    }
     return BayesianMLPClassifier(method=method, **params).fit(X, y_clf)
 
 
 def _reg(method, **params):
-    params = {"hidden_layer_sizes": (16,), "max_epochs": 50, "random_state": 0,
-              **params}
+    params = {
+        "hidden_layer_sizes": (16,),
+        "max_epochs": 50,
+        "random_state": 0,
+        **params,
+    }
     return BayesianMLPRegressor(method=method, **params).fit(X, y_reg)
 
 
@@ -89,7 +98,9 @@ def test_proba_is_mean_of_draws(name):
     # the latent moments (its error is the approximation's, up to ~0.1 for
     # three classes far from the data, so it is not compared with the draws;
     # the moments themselves are checked against sample_f in test_contract).
-    expected = torch.softmax(mean / torch.sqrt(1 + math.pi / 8 * var), -1).double().numpy()
+    expected = (
+        torch.softmax(mean / torch.sqrt(1 + math.pi / 8 * var), -1).double().numpy()
+    )
     assert_allclose(proba, expected / expected.sum(1, keepdims=True), rtol=1e-6)
 
 
@@ -121,8 +132,9 @@ def test_classifier_uncertainty_decomposition(name):
     assert_allclose(clf.predict_std(X_test), draws.std(axis=-1), rtol=1e-12)
 
 
-@pytest.mark.parametrize("method", [Ensemble(n_members=3), MCDropout(p=0.2)],
-                         ids=["ensemble", "mc_dropout"])
+@pytest.mark.parametrize(
+    "method", [Ensemble(n_members=3), MCDropout(p=0.2)], ids=["ensemble", "mc_dropout"]
+)
 def test_epistemic_positive_for_spread_methods(method):
     clf = _clf(method)
     unc = clf.predict_uncertainty(X_test)
@@ -142,12 +154,15 @@ def test_mc_dropout_repeated_calls_identical_and_draws_differ():
     assert a.shape[-1] == 16
     assert len({a[:, :, s].tobytes() for s in range(16)}) == 16
     reg = _reg(MCDropout(p=0.3))
-    assert_array_equal(reg.predict(X_test, return_std=True),
-                       reg.predict(X_test, return_std=True))
-    assert_array_equal(reg.sample_y(X_test, 7, random_state=3),
-                       reg.sample_y(X_test, 7, random_state=3))
-    assert not np.array_equal(reg.sample_y(X_test, 7, random_state=3),
-                              reg.sample_y(X_test, 7, random_state=4))
+    assert_array_equal(
+        reg.predict(X_test, return_std=True), reg.predict(X_test, return_std=True)
+    )
+    assert_array_equal(
+        reg.sample_y(X_test, 7, random_state=3), reg.sample_y(X_test, 7, random_state=3)
+    )
+    assert not np.array_equal(
+        reg.sample_y(X_test, 7, random_state=3), reg.sample_y(X_test, 7, random_state=4)
+    )
 
 
 # -------------------------------------------------------------- regressor
@@ -198,16 +213,18 @@ def test_heteroscedastic_noise_follows_the_data():
     x = r.uniform(-2, 2, size=(400, 1))
     noise = np.where(x[:, 0] < 0, 0.05, 0.5)
     y = x[:, 0] + noise * r.randn(400)
-    reg = BayesianMLPRegressor(hidden_layer_sizes=(32,), heteroscedastic=True,
-                               lr=1e-2, random_state=0).fit(x, y)
+    reg = BayesianMLPRegressor(
+        hidden_layer_sizes=(32,), heteroscedastic=True, lr=1e-2, random_state=0
+    ).fit(x, y)
     left = np.sqrt(reg.predict_uncertainty([[-1.5], [-1.0], [-0.5]]).aleatoric)
     right = np.sqrt(reg.predict_uncertainty([[0.5], [1.0], [1.5]]).aleatoric)
     assert right.min() >= 3 * left.max(), (left, right)
     # and the levels are roughly right
     assert 0.3 < right.mean() < 0.8 and left.mean() < 0.15
     # homoscedastic: one noise level everywhere
-    homo = BayesianMLPRegressor(hidden_layer_sizes=(8,), max_epochs=20,
-                                random_state=0).fit(x, y)
+    homo = BayesianMLPRegressor(
+        hidden_layer_sizes=(8,), max_epochs=20, random_state=0
+    ).fit(x, y)
     aleatoric = homo.predict_uncertainty(x).aleatoric
     assert_allclose(aleatoric, aleatoric[0], rtol=1e-12)
 
@@ -216,8 +233,7 @@ def test_homoscedastic_noise_recovers_the_truth():
     r = np.random.RandomState(2)
     x = r.normal(size=(400, 1))
     y = 2 * x[:, 0] + 0.5 * r.randn(400)
-    reg = BayesianMLPRegressor(hidden_layer_sizes=(), lr=1e-2,
-                               random_state=0).fit(x, y)
+    reg = BayesianMLPRegressor(hidden_layer_sizes=(), lr=1e-2, random_state=0).fit(x, y)
     sigma = np.sqrt(reg.predict_uncertainty(x[:3]).aleatoric)
     assert np.all((0.4 <= sigma) & (sigma <= 0.6)), sigma
     mean = reg.predict(np.array([[-1.0], [0.0], [1.0]]))
@@ -230,9 +246,15 @@ def test_gaussian_prior_map_is_ridge():
     n, s = 200, 0.05
     x = r.normal(size=(n, 3))
     y = x @ [1.0, -2.0, 0.5] + 0.3 + 0.5 * r.randn(n)
-    reg = BayesianMLPRegressor(hidden_layer_sizes=(), method="map", prior=GaussianPrior(scale=s),
-                               batch_size=n, max_epochs=3000, lr=1e-2,
-                               random_state=0).fit(x, y)
+    reg = BayesianMLPRegressor(
+        hidden_layer_sizes=(),
+        method="map",
+        prior=GaussianPrior(scale=s),
+        batch_size=n,
+        max_epochs=3000,
+        lr=1e-2,
+        random_state=0,
+    ).fit(x, y)
     module = reg.method_.module_
     w = torch.cat([module.head.weight[0], module.head.bias]).detach().double().numpy()
     noise_var = float(reg.method_.likelihood_.noise_var[0])
@@ -250,12 +272,19 @@ def test_gaussian_prior_map_is_ridge():
 
 
 def test_map_classifier_energy_is_stationary():
-    # Energy per row: mean NLL + ||w||^2 / (2 N s^2), the minibatch energy divided by N. At the MAP
+    # Energy per row: mean NLL + ||w||^2 / (2 N s^2), the minibatch energy divided
+    # by N. At the MAP
     # its gradient vanishes; the gradient of the NLL alone does not.
     n, s = len(X), 0.3
-    clf = BayesianMLPClassifier(hidden_layer_sizes=(), method="map", prior=s,
-                                batch_size=n, max_epochs=3000, lr=1e-2,
-                                random_state=0).fit(X, y_clf)
+    clf = BayesianMLPClassifier(
+        hidden_layer_sizes=(),
+        method="map",
+        prior=s,
+        batch_size=n,
+        max_epochs=3000,
+        lr=1e-2,
+        random_state=0,
+    ).fit(X, y_clf)
     module = clf.method_.module_
     params = [module.head.weight, module.head.bias]
     Xt = to_tensor(X)

@@ -34,8 +34,7 @@ def _method(name):
 
 
 def _est(Est, method="map", **params):
-    params = {"hidden_layer_sizes": (8,), "max_epochs": 20, "random_state": 0,
-              **params}
+    params = {"hidden_layer_sizes": (8,), "max_epochs": 20, "random_state": 0, **params}
     return Est(method=method, **params)
 
 
@@ -51,20 +50,31 @@ def _outputs(est, X):
     """Every prediction output of a fitted estimator, as a dict of arrays."""
     if isinstance(est, BayesianMLPClassifier):
         unc = est.predict_uncertainty(X)
-        return {"proba": est.predict_proba(X), "pred": est.predict(X),
-                "samples": est.predict_proba_samples(X),
-                "std": est.predict_std(X), "total": unc.total,
-                "epistemic": unc.epistemic}
+        return {
+            "proba": est.predict_proba(X),
+            "pred": est.predict(X),
+            "samples": est.predict_proba_samples(X),
+            "std": est.predict_std(X),
+            "total": unc.total,
+            "epistemic": unc.epistemic,
+        }
     mean, std = est.predict(X, return_std=True)
     unc = est.predict_uncertainty(X)
-    return {"mean": mean, "std": std, "epistemic": unc.epistemic,
-            "aleatoric": unc.aleatoric, "sample_y": est.sample_y(X, 5),
-            "interval": est.predict_interval(X)}
+    return {
+        "mean": mean,
+        "std": std,
+        "epistemic": unc.epistemic,
+        "aleatoric": unc.aleatoric,
+        "sample_y": est.sample_y(X, 5),
+        "interval": est.predict_interval(X),
+    }
 
 
 METHOD_NAMES = list(METHODS)
-EST_Y = [pytest.param(BayesianMLPClassifier, y_clf, id="clf"),
-         pytest.param(BayesianMLPRegressor, y_reg, id="reg")]
+EST_Y = [
+    pytest.param(BayesianMLPClassifier, y_clf, id="clf"),
+    pytest.param(BayesianMLPRegressor, y_reg, id="reg"),
+]
 
 
 # --------------------------------------------------------------- pipelines
@@ -102,7 +112,7 @@ def test_grid_search_over_method_and_its_params():
     bp = search.best_params_
     for key, value in bp.items():
         if key.startswith("method__"):
-            assert best.method_.get_params()[key[len("method__"):]] == value
+            assert best.method_.get_params()[key[len("method__") :]] == value
     # The objects in the grid are cloned, never mutated by the search.
     assert grid[0]["method"][0].p == 0.1
     assert grid[1]["method"][0].n_members == 2
@@ -128,8 +138,9 @@ def test_cross_validate_equals_manual_folds(Est, y):
     est = _est(Est, method=_method("ensemble"))
     cv = KFold(3, shuffle=True, random_state=0)
     scores = cross_validate(est, X, y, cv=cv, return_estimator=True)
-    manual = [clone(est).fit(X[tr], y[tr]).score(X[te], y[te])
-              for tr, te in cv.split(X)]
+    manual = [
+        clone(est).fit(X[tr], y[tr]).score(X[te], y[te]) for tr, te in cv.split(X)
+    ]
     assert_array_equal(scores["test_score"], manual)
     for fitted in scores["estimator"]:
         assert fitted.method_ is not est.method
@@ -168,8 +179,9 @@ def test_pickle_unfitted():
     est = _clf(method=MCDropout(p=0.2))
     restored = pickle.loads(pickle.dumps(est))
     assert restored.get_params()["method__p"] == 0.2
-    assert_array_equal(restored.fit(X, y_clf).predict_proba(X),
-                       est.fit(X, y_clf).predict_proba(X))
+    assert_array_equal(
+        restored.fit(X, y_clf).predict_proba(X), est.fit(X, y_clf).predict_proba(X)
+    )
 
 
 # ----------------------------------------------------------------- pandas
@@ -330,6 +342,7 @@ def test_row_chunking_invariant(Est, y, name, monkeypatch):
 def test_random_state_none_follows_numpys_global_seed(Est, y):
     """As in scikit-learn: ``np.random.seed`` makes a ``random_state=None``
     fit reproducible, and two fits without reseeding differ."""
+
     def fit_predict():
         est = _est(Est, method=_method("mc_dropout"), random_state=None).fit(X, y)
         return _outputs(est, X)
@@ -351,10 +364,22 @@ def test_seed_streams_are_independent_children():
     values = [seeds.seed(name) for name in STREAMS]
     values += [seeds.child(k).seed(name) for k in range(3) for name in STREAMS]
     assert len(set(values)) == len(values)
-    assert Seeds.from_random_state(0).child(1).seed("init") == seeds.child(1).seed("init")
-    two = BayesianMLPClassifier(hidden_layer_sizes=(4,), max_epochs=3, random_state=0,
-                                method=Ensemble(n_members=2)).fit(X, y_clf)
-    three = BayesianMLPClassifier(hidden_layer_sizes=(4,), max_epochs=3, random_state=0,
-                                  method=Ensemble(n_members=3)).fit(X, y_clf)
+    assert Seeds.from_random_state(0).child(1).seed("init") == seeds.child(1).seed(
+        "init"
+    )
+    two = BayesianMLPClassifier(
+        hidden_layer_sizes=(4,),
+        max_epochs=3,
+        random_state=0,
+        method=Ensemble(n_members=2),
+    ).fit(X, y_clf)
+    three = BayesianMLPClassifier(
+        hidden_layer_sizes=(4,),
+        max_epochs=3,
+        random_state=0,
+        method=Ensemble(n_members=3),
+    ).fit(X, y_clf)
     for a, b in zip(two.method_.modules_, three.method_.modules_):
-        assert_array_equal(a.head.weight.detach().numpy(), b.head.weight.detach().numpy())
+        assert_array_equal(
+            a.head.weight.detach().numpy(), b.head.weight.detach().numpy()
+        )
