@@ -19,6 +19,7 @@ from ._module import (
     MLP,
     activation,
     chunk_rows,
+    count_weights,
     split_weight_bias,
     stack_layers,
     stacked_forward,
@@ -28,6 +29,6 @@ from ._problem import TrainingProblem, train_valid_split
 __all__ = [
     "ACTIVATIONS", "MIN_NOISE_VAR", "MLP", "Categorical", "Gaussian",
     "HeteroscedasticGaussian", "Likelihood", "TrainingProblem", "activation",
-    "chunk_rows", "likelihood_for", "split_weight_bias", "stack_layers",
-    "stacked_forward", "train_valid_split",
+    "chunk_rows", "count_weights", "likelihood_for", "split_weight_bias",
+    "stack_layers", "stacked_forward", "train_valid_split",
 ]

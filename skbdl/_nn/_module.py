@@ -154,6 +154,11 @@ def stacked_forward(layers, x, activation_name, masks=None):
     return h
 
 
+def count_weights(sizes):
+    """Number of weights and biases of an MLP with layer widths ``sizes``."""
+    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
 def chunk_rows(n_draws, width):
     """Rows per chunk so that one (n_draws, rows, width) tensor stays bounded."""
     return max(256, _CHUNK_FLOATS // max(1, n_draws * width))

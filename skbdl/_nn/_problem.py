@@ -13,7 +13,7 @@ import torch
 from ..utils._torch import seeded
 from ._engine import StepHook, TensorData, make_engine
 from ._likelihood import NOISE_POLICIES
-from ._module import MLP
+from ._module import MLP, count_weights
 
 
 def train_valid_split(X, y, fraction, generator):
@@ -80,6 +80,12 @@ class TrainingProblem:
     def n_latent(self):
         """Width of the network's latent output."""
         return self.likelihood.n_latent(self.n_outputs)
+
+    @property
+    def work_per_step(self):
+        """Multiply-adds of one forward pass over a batch (sets the threads)."""
+        sizes = [self.X.shape[1], *self.hidden_layer_sizes, self.n_latent]
+        return min(self.batch_size, self.n_train) * count_weights(sizes)
 
     def new_likelihood(self):
         """A fresh copy of the likelihood, for one training run."""

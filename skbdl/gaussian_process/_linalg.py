@@ -1,7 +1,6 @@
 """Numerically careful linear algebra shared by the GP estimators."""
 
 import contextlib
-import os
 import warnings
 
 import numpy as np
@@ -9,31 +8,22 @@ import scipy.linalg
 import torch
 from threadpoolctl import ThreadpoolController
 
-from ..utils._torch import get_num_threads, torch_threads
+from ..utils._torch import GP_WORK_PER_THREAD, get_num_threads, torch_threads
 
 _MAX_TRIES = 6
-# From this many rows a GP uses two threads (torch and SciPy's BLAS). The
-# choice depends on n and the core count only, never on the current load, so
-# the same data and random_state give the same fit (DESIGN 1.5). Measured per LML gradient (8-D ARD RBF, load 1.1-
-# 1.4 on 2 cores): n = 500 0.025 s (1 thread) vs 0.072 s (2); n = 1000 0.084
-# vs 0.152; n = 2000 0.52 vs 0.36. At load 5-9, two threads were 2.4x (n =
-# 2000) to 10x (n = 1000) slower than one (spinning threads preempted).
-_MULTI_THREAD_MIN_ROWS = 1500
 _BLAS = []  # lazily created threadpoolctl controller
 
 
 def gp_num_threads(n):
     """Threads for GP linear algebra on ``n`` rows.
 
-    ``SKBDL_NUM_THREADS`` wins. Otherwise one thread, or two from
-    ``_MULTI_THREAD_MIN_ROWS`` rows on a machine with at least two cores.
-    On a machine busy with other work, set ``SKBDL_NUM_THREADS=1``.
+    An explicit count (``SKBDL_NUM_THREADS``, ``torch.set_num_threads``,
+    ``OMP_NUM_THREADS``) wins; otherwise one thread per
+    ``GP_WORK_PER_THREAD`` multiply-adds of the ``n x n`` Cholesky factor,
+    so two from about 1500 rows and more on a machine with more cores. On a
+    machine busy with other work, set ``SKBDL_NUM_THREADS=1``.
     """
-    if os.environ.get("SKBDL_NUM_THREADS"):
-        return get_num_threads()
-    if n < _MULTI_THREAD_MIN_ROWS or (os.cpu_count() or 1) < 2:
-        return get_num_threads()
-    return 2
+    return get_num_threads(n**3 // 3, per_thread=GP_WORK_PER_THREAD)
 
 
 @contextlib.contextmanager
@@ -86,13 +76,14 @@ def cholesky(K, what="the kernel matrix", param="alpha", warn=True):
 
 
 def clip_variance(var, warn=True):
-    """Set negative predictive variances to 0, warning as scikit-learn does."""
+    """Set negative predictive variances to 0, warning as scikit-learn does
+    (a ``UserWarning`` with its message)."""
     negative = var < 0
     if bool(negative.any()):
         if warn:
             warnings.warn(
                 "Predicted variances smaller than 0. Setting those variances to 0.",
-                RuntimeWarning,
+                UserWarning,
                 stacklevel=3,
             )
         var = torch.where(negative, torch.zeros_like(var), var)

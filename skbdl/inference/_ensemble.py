@@ -12,7 +12,7 @@ from ._base import BaseInference
 
 
 def _train_member(problem, seeds):
-    with torch_threads():
+    with torch_threads(work=problem.work_per_step):
         module = problem.build_module(seeds)
         likelihood = problem.new_likelihood()
         curve = problem.train(module, seeds=seeds, likelihood=likelihood)

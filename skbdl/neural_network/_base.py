@@ -12,6 +12,7 @@ from .._nn import (
     ACTIVATIONS,
     TrainingProblem,
     chunk_rows,
+    count_weights,
     likelihood_for,
     stacked_forward,
     train_valid_split,
@@ -140,7 +141,7 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
         problem = self._make_problem(X, y_encoded, seeds)
         self._predict_seed = seeds.seed("predict")
         self.method_ = self._resolve_method()
-        with torch_threads():
+        with torch_threads(work=problem.work_per_step):
             self.method_.fit(problem)
         self.loss_curve_ = list(self.method_.loss_curve_)
         self.n_iter_ = len(self.loss_curve_)
@@ -235,12 +236,25 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
         input is never copied whole; the chunk size bounds the method's
         working memory (``method_.row_floats``) at about 16 MB of floats.
         """
-        width = max(
-            (*self._hidden_sizes(), self._likelihood().n_latent(self._n_outputs()))
-        )
-        rows = chunk_rows(self.method_.row_floats(n_draws, width), 1)
+        rows = self._chunk_size(n_draws)
         for start in range(0, max(len(X), 1), rows):
             yield start, to_tensor(X[start : start + rows], device=self.device)
+
+    def _sizes(self):
+        return [
+            self.n_features_in_,
+            *self._hidden_sizes(),
+            self._likelihood().n_latent(self._n_outputs()),
+        ]
+
+    def _chunk_size(self, n_draws):
+        width = max(self._sizes()[1:])
+        return chunk_rows(self.method_.row_floats(n_draws, width), 1)
+
+    def _predict_threads(self, X, n_draws):
+        """Torch threads for predicting ``X``: sized by one chunk's work."""
+        rows = min(len(X), self._chunk_size(n_draws))
+        return torch_threads(work=rows * n_draws * count_weights(self._sizes()))
 
     @staticmethod
     def _gather(X, chunks, compute):
@@ -267,7 +281,7 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
         predictions do not depend on which rows are passed together.
         """
         seed = self._predict_seed if seed is None else seed
-        with torch_threads(), torch.no_grad():
+        with self._predict_threads(X, n_draws), torch.no_grad():
             return self._gather(
                 X,
                 self._row_chunks(X, n_draws),
@@ -278,7 +292,7 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
 
     def _closed_form(self, X, reduce):
         """Apply ``reduce`` to (mean, var) of ``predict_f`` chunk by chunk."""
-        with torch_threads(), torch.no_grad():
+        with self._predict_threads(X, 1), torch.no_grad():
             return self._gather(
                 X,
                 self._row_chunks(X, 1),
@@ -316,7 +330,8 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
             )
             for a, b in zip(sizes[:-1], sizes[1:])
         ]
-        with torch_threads(), torch.no_grad():
+        work = len(X) * n_samples * count_weights(sizes)
+        with torch_threads(work=work), torch.no_grad():
             return stacked_forward(layers, X, self.activation)
 
     def __sklearn_tags__(self):

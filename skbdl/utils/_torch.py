@@ -6,25 +6,86 @@ import os
 
 import numpy as np
 import torch
-from sklearn.utils import check_random_state
 
-# Small MLPs and GP matrices on 2-core laptops: one intra-op thread was measured
-# faster than two (docs/benchmarks/RESULTS.md). Override with SKBDL_NUM_THREADS.
-_DEFAULT_NUM_THREADS = 1
+# Multiply-adds per call (one training step, one prediction chunk) from which
+# each further torch thread pays for itself, measured on an idle 2-core machine
+# (docs/benchmarks/bench_threads.py, RESULTS.md "Threads"): one Adam step of a
+# 64-100-100-10 MLP on 64 rows (1.1M multiply-adds) ran at 0.95x with two
+# threads, 19M at 1.34x, 72M at 1.45x, 154M at 1.66x; a 4096-row forward
+# (71M) at 2.1x. One thread up to 64M, so the default small-tabular fit stays
+# single-threaded: on a machine busy with other work two threads were up to
+# 20x slower on those sizes.
+MLP_WORK_PER_THREAD = 32_000_000
+# The GP fit is many smaller ops around each Cholesky (kernel gradients per
+# length scale); two threads lost below about 1500 rows (RESULTS.md "Threads"),
+# i.e. below 1500^3 / 3 multiply-adds for the factorisation.
+GP_WORK_PER_THREAD = 1500**3 // 6
+_ENV = "SKBDL_NUM_THREADS"
+# torch's own default (its physical cores, or OMP_NUM_THREADS/MKL_NUM_THREADS):
+# a count that differs from it at call time was set by the user.
+_TORCH_DEFAULT_THREADS = torch.get_num_threads()
 
 
-def get_num_threads():
-    """Number of torch intra-op threads skbdl uses inside fit and predict."""
-    value = os.environ.get("SKBDL_NUM_THREADS")
+def usable_cores():
+    """Cores this process may run on (its CPU affinity where the OS tells)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, _TORCH_DEFAULT_THREADS))
+
+
+def default_num_threads(work, per_thread=MLP_WORK_PER_THREAD):
+    """Threads for a call of ``work`` multiply-adds: one per ``per_thread``.
+
+    At least one and at most ``usable_cores()``; the count depends on the
+    problem's size and the machine only, never on its current load, so the
+    same data and ``random_state`` give the same fit.
+    """
+    return int(max(1, min(usable_cores(), int(work) // int(per_thread))))
+
+
+def _user_threads():
+    """The user's explicit thread count, or None when they set none."""
+    value = os.environ.get(_ENV, "").strip()
     if value:
-        return max(1, int(value))
-    return _DEFAULT_NUM_THREADS
+        try:
+            n = int(value)
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise ValueError(
+                f"The environment variable {_ENV} must be a positive integer; "
+                f"got {value!r}. Unset it to let skbdl choose."
+            )
+        return n
+    current = torch.get_num_threads()
+    if current != _TORCH_DEFAULT_THREADS:  # torch.set_num_threads was called
+        return current
+    if os.environ.get("OMP_NUM_THREADS") or os.environ.get("MKL_NUM_THREADS"):
+        return current
+    return None
+
+
+def get_num_threads(work=0, per_thread=MLP_WORK_PER_THREAD):
+    """Number of torch intra-op threads skbdl uses for a call of ``work``.
+
+    In order: ``SKBDL_NUM_THREADS``; a count the user chose (a
+    ``torch.set_num_threads`` call after importing skbdl, or
+    ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS``); otherwise
+    ``default_num_threads(work, per_thread)``.
+    """
+    user = _user_threads()
+    return default_num_threads(work, per_thread) if user is None else user
 
 
 @contextlib.contextmanager
-def torch_threads(n_threads=None):
-    """Run a block with ``n_threads`` torch threads, then restore the old count."""
-    n_threads = get_num_threads() if n_threads is None else int(n_threads)
+def torch_threads(n_threads=None, *, work=0):
+    """Run a block with ``n_threads`` torch threads, then restore the old count.
+
+    ``None`` means ``get_num_threads(work)``.
+    """
+    n_threads = get_num_threads(work) if n_threads is None else int(n_threads)
     previous = torch.get_num_threads()
     if previous != n_threads:
         torch.set_num_threads(n_threads)
@@ -57,19 +118,6 @@ def make_generator(seed, device="cpu"):
 def draw_seed(rng):
     """Draw a 31-bit integer seed from a ``numpy.random.RandomState``."""
     return int(rng.randint(0, 2**31 - 1))
-
-
-def local_random_state(random_state):
-    """``check_random_state`` that never draws from numpy's global RNG.
-
-    ``None`` gives a generator seeded from fresh OS entropy instead of
-    numpy's global ``RandomState``, so skbdl leaves the global state alone
-    (DESIGN §1.5); integers and ``RandomState`` instances behave as in
-    scikit-learn.
-    """
-    if random_state is None:
-        return np.random.RandomState(np.random.SeedSequence().generate_state(1)[0])
-    return check_random_state(random_state)
 
 
 def to_tensor(array, dtype=torch.float32, device="cpu"):
