@@ -1,4 +1,4 @@
-"""Benchmark skbdl's GPs against scikit-learn (DESIGN §5, issue #4).
+"""Benchmark skbdl's GPs against scikit-learn.
 
     python docs/benchmarks/bench_gp.py            # full run (~20-30 min)
     python docs/benchmarks/bench_gp.py --quick    # smoke run (~1 min)

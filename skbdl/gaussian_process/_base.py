@@ -2,8 +2,8 @@
 
 import numpy as np
 import torch
+from sklearn.utils import check_random_state
 
-from ..utils._torch import local_random_state
 from ._linalg import cholesky, clip_variance
 
 
@@ -110,11 +110,13 @@ class GPPredictMixin:
                 (n_samples_X, n_targets, n_samples)
             Draws, on the last axis.
         """
-        rng = local_random_state(random_state)
+        rng = check_random_state(random_state)
         mean, cov = self.predict(X, return_cov=True)
         std = self._y_train_std
         latent = cov if cov.ndim == 2 else cov[..., 0] / std[0] ** 2
-        L = cholesky(torch.as_tensor(latent), "predictive covariance", "alpha", warn=False)
+        L = cholesky(
+            torch.as_tensor(latent), "predictive covariance", "alpha", warn=False
+        )
         L = L.numpy()
         if mean.ndim == 1:
             return mean[:, None] + L @ rng.standard_normal((mean.shape[0], n_samples))

@@ -10,11 +10,13 @@ from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.cluster import KMeans
 from sklearn.gaussian_process.kernels import RBF, Kernel, WhiteKernel
 from sklearn.gaussian_process.kernels import ConstantKernel as C
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from ..utils._math import gaussian_nll
 from ..utils._sklearn import Interval, StrOptions, _fit_context, validate_data
-from ..utils._torch import draw_seed, local_random_state, make_generator, seeded
+from ..utils._torch import draw_seed, make_generator, seeded
 from ._base import GPPredictMixin
 from ._kernels import TorchKernel
 from ._linalg import gp_threads
@@ -83,6 +85,8 @@ class DeepKernelRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds the network initialisation, the validation split, minibatches
         and the inducing-point initialisation.
+        ``None`` draws from numpy's global RNG, as scikit-learn does, so
+        ``np.random.seed`` makes the fit reproducible.
 
     Attributes
     ----------
@@ -201,9 +205,11 @@ class DeepKernelRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         """
         default = C(1.0) * RBF(1.0) + WhiteKernel(0.1)
         self.kernel_ = default if self.kernel is None else clone(self.kernel)
-        rng = local_random_state(self.random_state)
+        rng = check_random_state(self.random_state)
         tk = TorchKernel(self.kernel_)
-        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=np.float64)
+        X, y = validate_data(
+            self, X, y, multi_output=True, y_numeric=True, dtype=np.float64
+        )
         if any(int(h) < 1 for h in self.hidden_layer_sizes):
             raise ValueError(
                 "The 'hidden_layer_sizes' parameter of DeepKernelRegressor must "
@@ -216,7 +222,12 @@ class DeepKernelRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         with gp_threads(X.shape[0]):
             Xt, Yt = self._t(self._scale(X)), self._t(Y)
             with seeded(draw_seed(rng)):
-                self.network_ = _mlp(X.shape[1], self.hidden_layer_sizes, self.feature_dim, self.activation).to(self._dev)
+                self.network_ = _mlp(
+                    X.shape[1],
+                    self.hidden_layer_sizes,
+                    self.feature_dim,
+                    self.activation,
+                ).to(self._dev)
             gen = make_generator(draw_seed(rng), "cpu")
             self.inference_ = self._resolve_inference(X.shape[0])
             train, val = self._split(X.shape[0], gen)
@@ -243,9 +254,15 @@ class DeepKernelRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         Y = y.reshape(y.shape[0], -1)
         if self.normalize_y:
             std = Y.std(0)
-            self._y_train_mean, self._y_train_std = Y.mean(0), np.where(std > 0, std, 1.0)
+            self._y_train_mean, self._y_train_std = (
+                Y.mean(0),
+                np.where(std > 0, std, 1.0),
+            )
         else:
-            self._y_train_mean, self._y_train_std = np.zeros(Y.shape[1]), np.ones(Y.shape[1])
+            self._y_train_mean, self._y_train_std = (
+                np.zeros(Y.shape[1]),
+                np.ones(Y.shape[1]),
+            )
         return (Y - self._y_train_mean) / self._y_train_std
 
     def _resolve_inference(self, n):
@@ -276,8 +293,14 @@ class DeepKernelRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
             Z = self._t(km.fit(F[:20000]).cluster_centers_)
             q = WhitenedVariational(Z, self._y_train_mean.shape[0]).to(self._dev)
         groups = [
-            {"params": list(self.network_.parameters()), "weight_decay": self.weight_decay},
-            {"params": [theta] + (list(q.parameters()) if q else []), "weight_decay": 0.0},
+            {
+                "params": list(self.network_.parameters()),
+                "weight_decay": self.weight_decay,
+            },
+            {
+                "params": [theta] + (list(q.parameters()) if q else []),
+                "weight_decay": 0.0,
+            },
         ]
         opt = torch.optim.AdamW(groups, lr=self.learning_rate)
         return theta, bounds, q, opt
@@ -296,7 +319,9 @@ class DeepKernelRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
             if q is None:
                 loss = -exact_lml(tk, theta, F, Yt[idx], noise_all[idx]) / idx.shape[0]
             else:
-                loss = svgp_loss(q, tk, theta, F, Yt[idx], noise_all[idx], train.shape[0])
+                loss = svgp_loss(
+                    q, tk, theta, F, Yt[idx], noise_all[idx], train.shape[0]
+                )
             if not bool(torch.isfinite(loss)):
                 raise ValueError(
                     "DeepKernelRegressor training diverged (non-finite loss). "
@@ -310,13 +335,15 @@ class DeepKernelRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
             Fv = self.network_(Xt[val])
             if q is None:
                 Ft = self.network_(Xt[train])
-                post = ExactPosterior(tk, theta, Ft, Yt[train], self._noise(train.shape[0]))
+                post = ExactPosterior(
+                    tk, theta, Ft, Yt[train], self._noise(train.shape[0])
+                )
                 mean, var = post.mean_var(Fv)
             else:
                 mean, var, _ = q.marginals(tk, theta, Fv)
                 var = var + tk.noise_diag(theta, Fv)
             var = var.clamp_min(1e-12)[:, None] + float(self.alpha)
-            nll = 0.5 * (torch.log(2 * math.pi * var) + (Yt[val] - mean) ** 2 / var)
+            nll = gaussian_nll(Yt[val], mean, var)
             return float(nll.sum(1).mean())
 
     def _train(self, tk, Xt, Yt, train, val, gen, rng):
@@ -331,7 +358,9 @@ class DeepKernelRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
             nll = self._val_nll(tk, theta, q, Xt, Yt, train, val)
             if nll < best - 1e-4:
                 best, stall = nll, 0
-                best_state = copy.deepcopy((self.network_.state_dict(), theta.detach(), q))
+                best_state = copy.deepcopy(
+                    (self.network_.state_dict(), theta.detach(), q)
+                )
             else:
                 stall += 1
                 if stall >= self.n_iter_no_change:
@@ -355,7 +384,12 @@ class DeepKernelRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
             else:
                 q = self._q
                 _, _, L = q.marginals(tk, theta, q.Z[:1])
-                self._state = {"Z": q.Z.detach(), "L": L, "m": q.m.detach(), "Ls": q.Ls().detach()}
+                self._state = {
+                    "Z": q.Z.detach(),
+                    "L": L,
+                    "m": q.m.detach(),
+                    "Ls": q.Ls().detach(),
+                }
         self._state = {k: v.cpu().numpy() for k, v in self._state.items()}
         del self._q
 

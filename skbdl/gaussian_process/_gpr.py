@@ -9,6 +9,7 @@ from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.cluster import KMeans
 from sklearn.gaussian_process.kernels import RBF, Kernel
 from sklearn.gaussian_process.kernels import ConstantKernel as C
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils._sklearn import (
@@ -18,7 +19,6 @@ from ..utils._sklearn import (
     check_kernel_bounds,
     validate_data,
 )
-from ..utils._torch import local_random_state
 from ._base import GPPredictMixin
 from ._kernels import TorchKernel
 from ._linalg import gp_threads
@@ -101,6 +101,8 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         Torch device of the computations.
     random_state : int, RandomState instance or None, default=None
         Seeds optimizer restarts and the inducing-point initialisation.
+        ``None`` draws from numpy's global RNG, as scikit-learn does, so
+        ``np.random.seed`` makes the fit reproducible.
 
     Attributes
     ----------
@@ -164,7 +166,10 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         "copy_X_train": ["boolean"],
         "n_targets": [Interval(Integral, 1, None, closed="left"), None],
         "inference": [StrOptions({"auto", "exact", "sgpr"})],
-        "n_inducing": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "n_inducing": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "inducing_init": [StrOptions({"kmeans", "random"})],
         "optimize_subset": [Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left"), None],
@@ -223,7 +228,7 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
             The fitted estimator.
         """
         self.kernel_ = C(1.0) * RBF(1.0) if self.kernel is None else clone(self.kernel)
-        self._rng = local_random_state(self.random_state)
+        self._rng = check_random_state(self.random_state)
         tk = TorchKernel(self.kernel_)
         X, y = validate_data(
             self, X, y, multi_output=True, y_numeric=True, dtype=np.float64
@@ -269,11 +274,15 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
                 "alpha must be a scalar or an array with same number of "
                 f"entries as y. ({alpha.shape[0]} != {n})"
             )
-        return np.broadcast_to(alpha.reshape(-1)[:1] if alpha.size == 1 else alpha, (n,))
+        return np.broadcast_to(
+            alpha.reshape(-1)[:1] if alpha.size == 1 else alpha, (n,)
+        )
 
     def _resolve_inference(self, n):
         if self.inference == "auto":
-            return "exact" if n <= max(EXACT_MAX_SAMPLES, self._n_inducing(n)) else "sgpr"
+            return (
+                "exact" if n <= max(EXACT_MAX_SAMPLES, self._n_inducing(n)) else "sgpr"
+            )
         return self.inference
 
     def _device(self):
@@ -317,8 +326,12 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
             Z = self._optimize(tk, t, self._init_inducing(X))
             self._set_posterior(tk, t, Z)
             return
-        rows = torch.as_tensor(np.sort(self._rng.choice(n, self.optimize_subset, replace=False)))
-        self._optimize(tk, {k: (v[rows] if torch.is_tensor(v) else v) for k, v in t.items()}, None)
+        rows = torch.as_tensor(
+            np.sort(self._rng.choice(n, self.optimize_subset, replace=False))
+        )
+        self._optimize(
+            tk, {k: (v[rows] if torch.is_tensor(v) else v) for k, v in t.items()}, None
+        )
         self._set_posterior(tk, t, self._init_inducing(X))
         self.log_marginal_likelihood_value_ = self._sgpr_bound
 
@@ -327,7 +340,9 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         if Z is None:
             return lambda p: exact_lml(tk, p, X, Y, noise)
         shape = Z.shape
-        return lambda p: sgpr_lml(tk, p[:n_theta], X, Y, p[n_theta:].reshape(shape), noise)
+        return lambda p: sgpr_lml(
+            tk, p[:n_theta], X, Y, p[n_theta:].reshape(shape), noise
+        )
 
     def _optimize(self, tk, t, Z):
         """Maximise the (bound on the) LML over log-theta (and Z); return Z."""
@@ -366,7 +381,9 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         else:
             Zt = torch.as_tensor(Z, device=t["device"])
             with torch.no_grad():
-                post = SparsePosterior.from_sgpr(tk, theta, t["X"], t["Y"], Zt, t["noise"])
+                post = SparsePosterior.from_sgpr(
+                    tk, theta, t["X"], t["Y"], Zt, t["noise"]
+                )
             self._sgpr_bound = post.bound
             self.inducing_points_ = Z
             self.L_ = post.L.cpu().numpy()
@@ -403,7 +420,9 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         theta = as_t(self.kernel_.theta)
         alpha = as_t(self.alpha_.reshape(self.alpha_.shape[0], -1))
         if self.inference_ == "exact":
-            return ExactPosterior.from_state(tk, theta, as_t(self.X_train_), as_t(self.L_), alpha)
+            return ExactPosterior.from_state(
+                tk, theta, as_t(self.X_train_), as_t(self.L_), alpha
+            )
         return SparsePosterior(
             tk, theta, as_t(self.inducing_points_), as_t(self.L_),
             as_t(self._sgpr_m), LB=as_t(self._sgpr_LB),
@@ -417,7 +436,9 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
                 return post.mean_cov(Xt)
             return post.mean_var(Xt, return_var=kind == "var")
 
-    def log_marginal_likelihood(self, theta=None, eval_gradient=False, clone_kernel=True):
+    def log_marginal_likelihood(
+        self, theta=None, eval_gradient=False, clone_kernel=True
+    ):
         """Log marginal likelihood of log-theta for the training data.
 
         For ``inference_ == "sgpr"`` this is the Titsias lower bound at the
@@ -449,7 +470,11 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         theta = np.asarray(theta, dtype=np.float64)
         Y = self.y_train_.reshape(self.y_train_.shape[0], -1)
         t = self._tensors(self.X_train_, Y, self._noise_vector(Y.shape[0]))
-        Z = getattr(self, "inducing_points_", None) if self.inference_ == "sgpr" else None
+        Z = (
+            getattr(self, "inducing_points_", None)
+            if self.inference_ == "sgpr"
+            else None
+        )
         tk = TorchKernel(self.kernel_)
         with gp_threads(Y.shape[0]):
             if Z is None:

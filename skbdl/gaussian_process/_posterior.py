@@ -153,7 +153,9 @@ def sgpr_stats(tk, theta, X, Y, Z, alpha, warn=True, chunk=_CHUNK):
     for start in range(0, n, chunk):
         x, y = X[start : start + chunk], Y[start : start + chunk]
         s = alpha[start : start + chunk] + tk.noise_diag(theta, x)
-        A = torch.linalg.solve_triangular(L, tk(theta, Z, x), upper=False) / torch.sqrt(s)
+        A = torch.linalg.solve_triangular(L, tk(theta, Z, x), upper=False) / torch.sqrt(
+            s
+        )
         ys = y / torch.sqrt(s)[:, None]
         B.addmm_(A, A.T)
         b.addmm_(A, ys)
@@ -187,7 +189,9 @@ class SparsePosterior:
         return self
 
     def _project(self, xs):
-        A = torch.linalg.solve_triangular(self.L, self.tk(self.theta, self.Z, xs), upper=False)
+        A = torch.linalg.solve_triangular(
+            self.L, self.tk(self.theta, self.Z, xs), upper=False
+        )
         if self.LB is not None:
             R = torch.linalg.solve_triangular(self.LB, A, upper=False)
         else:

@@ -1,11 +1,11 @@
 """Stochastic variational GP (Hensman et al., 2013) with whitened inducing
 variables, for minibatch training of the deep kernel on large data sets."""
 
-import math
 
 import torch
 from torch import nn
 
+from ..utils._math import gaussian_nll
 from ._posterior import kuu_cholesky
 
 
@@ -30,7 +30,9 @@ class WhitenedVariational(nn.Module):
 
     def Ls(self):
         """Lower Cholesky factor of the whitened covariance S."""
-        return torch.tril(self.ls_offdiag, -1) + torch.diag_embed(torch.exp(self.ls_logdiag))
+        return torch.tril(self.ls_offdiag, -1) + torch.diag_embed(
+            torch.exp(self.ls_logdiag)
+        )
 
     def kl(self):
         """KL(q(v) || N(0, I)), summed over the targets."""
@@ -57,6 +59,6 @@ def svgp_loss(q, tk, theta, F, Y, alpha, n_total):
     """
     mean, var, _ = q.marginals(tk, theta, F)
     s = (alpha + tk.noise_diag(theta, F))[:, None]
-    ell = -0.5 * (torch.log(2.0 * math.pi * s) + ((Y - mean) ** 2 + var[:, None]) / s)
+    ell = -gaussian_nll(Y, mean, s) - 0.5 * var[:, None] / s
     elbo = n_total / F.shape[0] * ell.sum() - q.kl()
     return -elbo / n_total

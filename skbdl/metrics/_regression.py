@@ -4,6 +4,7 @@ import numpy as np
 from scipy.stats import norm
 from sklearn.utils import check_array
 
+from ..utils._math import gaussian_nll as _gaussian_nll
 from ..utils._sklearn import StrOptions, validate_params
 from ._validation import check_positive, check_regression, row_weights
 
@@ -67,8 +68,7 @@ def gaussian_nll(y_true, mean, std, *, sample_weight=None):
     1.1689
     """
     y_true, mean, std, weight = _gaussian_inputs(y_true, mean, std, sample_weight)
-    z = (y_true - mean) / std
-    nll = 0.5 * np.log(2 * np.pi) + np.log(std) + 0.5 * z**2
+    nll = _gaussian_nll(y_true, mean, log_var=2.0 * np.log(std))
     return float(np.average(nll, weights=weight))
 
 
@@ -185,8 +185,7 @@ def crps_ensemble(y_true, y_samples, *, sample_weight=None):
     >>> crps_ensemble([0.0], [[-1.0, 1.0]])
     0.5
     """
-    y_true = check_array(y_true, ensure_2d=False, dtype=np.float64,
-                         input_name="y_true")
+    y_true = check_array(y_true, ensure_2d=False, dtype=np.float64, input_name="y_true")
     draws = check_array(y_samples, dtype=np.float64, input_name="y_samples")
     if y_true.ndim != 1 or draws.shape[0] != y_true.shape[0]:
         raise ValueError(
@@ -202,8 +201,7 @@ def crps_ensemble(y_true, y_samples, *, sample_weight=None):
 
 
 def _check_interval(y_true, lower, upper):
-    arrays = check_regression(y_true, lower, upper,
-                              names=("y_true", "lower", "upper"))
+    arrays = check_regression(y_true, lower, upper, names=("y_true", "lower", "upper"))
     if np.any(arrays[1] > arrays[2]):
         raise ValueError("lower must not exceed upper; got lower > upper.")
     return arrays
@@ -306,8 +304,7 @@ def interval_width(lower, upper, *, sample_weight=None):
 def _levels(levels):
     if levels is None:
         return np.arange(1, 20) / 20
-    levels = check_array(levels, ensure_2d=False, dtype=np.float64,
-                         input_name="levels")
+    levels = check_array(levels, ensure_2d=False, dtype=np.float64, input_name="levels")
     if levels.ndim != 1 or np.any((levels <= 0) | (levels >= 1)):
         raise ValueError("levels must be a 1-D array of values in (0, 1).")
     return levels

@@ -28,8 +28,11 @@ def test_fit_predict_shapes_and_consistency(inference):
     assert_allclose(std, np.sqrt(np.diag(cov)), rtol=1e-8)
     draws = dkl.sample_y(XS, 4000, random_state=0)
     assert draws.shape == (6, 4000)
-    assert_allclose(draws.mean(1), mean, atol=5 * std.max() / np.sqrt(4000))
-    assert_allclose(draws.std(1), std, rtol=0.1)
+    # 4 Monte-Carlo standard errors per point: the sample mean has SE
+    # std / sqrt(n), the sample std of Gaussian draws std / sqrt(2 n).
+    n = draws.shape[1]
+    assert np.all(np.abs(draws.mean(1) - mean) <= 4 * std / np.sqrt(n))
+    assert np.all(np.abs(draws.std(1) - std) <= 4 * std / np.sqrt(2 * n))
     assert np.all(np.isfinite(mean)) and np.all(std > 0)
 
 
@@ -45,7 +48,9 @@ def test_learns_and_is_reproducible():
 def test_any_kernel_and_multi_output_and_global_rng_untouched():
     state = torch.random.get_rng_state()
     Ym = np.c_[Y, -Y]
-    dkl = DeepKernelRegressor(Matern(nu=1.5) + WhiteKernel(0.1), max_epochs=5, random_state=0)
+    dkl = DeepKernelRegressor(
+        Matern(nu=1.5) + WhiteKernel(0.1), max_epochs=5, random_state=0
+    )
     dkl.fit(X, Ym)
     assert dkl.predict(XS).shape == (6, 2)
     assert dkl.predict(XS, return_cov=True)[1].shape == (6, 6, 2)
