@@ -16,7 +16,10 @@ each thread count per round) and reported as medians over rounds:
 - ``mlp_forward``: a forward pass of the same MLP over a 4096-row chunk, the
   prediction unit;
 - ``gp_cholesky``: Cholesky factor and solve of an ``n x n`` RBF kernel matrix
-  in float64 (torch and SciPy BLAS held at the same thread count).
+  in float64 (torch and SciPy BLAS held at the same thread count);
+- ``gp_fit`` (``--kinds gp_fit``, written to ``bench_threads_gp_fit.json``): a
+  whole ``GPRegressor`` fit (8-D ARD RBF + white noise, one L-BFGS-B run) on
+  ``n`` rows, with ``SKBDL_NUM_THREADS`` set to each count.
 
 ``work`` is the multiply-adds of one call (rows times weights for the MLP,
 n^3 / 3 for the Cholesky); skbdl's default thread count is a function of it
@@ -98,14 +101,33 @@ def gp_cholesky_case(n):
     return run, n**3 // 3, 1
 
 
+def gp_fit_case(n):
+    import numpy as np
+    from sklearn.gaussian_process.kernels import RBF, WhiteKernel
+
+    from skbdl import GPRegressor
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(n, 8)
+    y = np.sin(X[:, 0]) + 0.1 * rng.randn(n)
+
+    def run():
+        kernel = RBF(np.ones(8)) + WhiteKernel()
+        GPRegressor(kernel=kernel, random_state=0).fit(X, y)
+
+    return run, n**3 // 3, 1
+
+
 def time_case(run, threads, rounds):
     times = {k: [] for k in threads}
     for k in threads:  # warm-up at every count
+        os.environ["SKBDL_NUM_THREADS"] = str(k)  # read by skbdl's estimators
         torch.set_num_threads(k)
         with threadpool_limits(limits=k, user_api="blas"):
             run()
     for _ in range(rounds):
         for k in threads:
+            os.environ["SKBDL_NUM_THREADS"] = str(k)
             torch.set_num_threads(k)
             with threadpool_limits(limits=k, user_api="blas"):
                 t0 = time.perf_counter()
@@ -118,6 +140,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--kinds", default="mlp_step,mlp_forward,gp_cholesky")
     args = parser.parse_args()
     threads = [int(t) for t in args.threads.split(",")]
     rounds = 3 if args.quick else 7
@@ -136,13 +159,20 @@ def main():
             ],
             *[("mlp_forward", dict(width=w)) for w in (100, 256, 512, 1024)],
             *[("gp_cholesky", dict(n=n)) for n in (500, 1000, 2000, 4000)],
+            *[("gp_fit", dict(n=n)) for n in (500, 1000, 2000)],
         ]
+    kinds = args.kinds.split(",")
+    cases = [(kind, params) for kind, params in cases if kind in kinds]
+    if kinds == ["gp_fit"]:
+        rounds = min(rounds, 3)
     builders = {
         "mlp_step": mlp_step_case,
         "mlp_forward": mlp_forward_case,
         "gp_cholesky": gp_cholesky_case,
+        "gp_fit": gp_fit_case,
     }
     previous = torch.get_num_threads()
+    previous_env = os.environ.get("SKBDL_NUM_THREADS")
     load_before = os.getloadavg()[0]
     rows = []
     for kind, params in cases:
@@ -162,6 +192,10 @@ def main():
             + f"  speedup x{t[threads[0]] / t[threads[-1]]:.2f}"
         )
     torch.set_num_threads(previous)
+    if previous_env is None:
+        os.environ.pop("SKBDL_NUM_THREADS", None)
+    else:
+        os.environ["SKBDL_NUM_THREADS"] = previous_env
     out = dict(
         machine=dict(
             platform=platform.platform(),
@@ -174,6 +208,8 @@ def main():
         rows=rows,
     )
     name = "bench_threads_quick.json" if args.quick else "bench_threads.json"
+    if kinds == ["gp_fit"]:
+        name = name.replace(".json", "_gp_fit.json")
     (HERE / name).write_text(json.dumps(out, indent=2) + "\n")
 
 
