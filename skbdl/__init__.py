@@ -12,6 +12,7 @@ __version__ = "0.1.0.dev0"
 # Public name -> module that defines it. Submodules are imported on first use,
 # so ``import skbdl`` stays cheap and an optional part never breaks another.
 _PUBLIC = {
+    "ActiveLearner": "skbdl.active_learning",
     "BayesianMLPClassifier": "skbdl.neural_network",
     "BayesianMLPRegressor": "skbdl.neural_network",
     "GPRegressor": "skbdl.gaussian_process",

@@ -7,12 +7,9 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import Bunch
 from sklearn.utils.multiclass import check_classification_targets
 
+from ..utils._math import entropy as _entropy
 from ..utils._torch import to_numpy
 from ._base import BaseBayesianMLP
-
-
-def _entropy(p, axis=-1):
-    return -(p * np.log(np.clip(p, 1e-300, None))).sum(axis=axis)
 
 
 class BayesianMLPClassifier(ClassifierMixin, BaseBayesianMLP):

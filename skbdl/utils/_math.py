@@ -45,3 +45,19 @@ def probit_scale(mean, var):
     """
     root = torch.sqrt if isinstance(var, torch.Tensor) else np.sqrt
     return mean / root(1.0 + math.pi / 8.0 * var)
+
+
+def entropy(p, axis=-1):
+    """Shannon entropy in nats of the probabilities ``p`` along ``axis``.
+
+    ``0 log 0`` counts as 0 (numpy arrays).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skbdl.utils._math import entropy
+    >>> float(np.round(entropy(np.array([0.5, 0.5, 0.0])), 4))
+    0.6931
+    """
+    p = np.asarray(p)
+    return 0.0 - (p * np.log(np.clip(p, 1e-300, None))).sum(axis=axis)
