@@ -321,9 +321,9 @@ def _joint_entropies(configs, weights, draws):
     out = np.empty(n)
     for start in range(0, n, rows):
         block = draws[start : start + rows]  # (r, k, S)
-        q = np.einsum("ms,rks->mrk", configs, block) / s
+        q = configs @ block.reshape(-1, s).T / s  # (M, r * k), one matmul
         plogp = q * np.log(np.clip(q, 1e-300, None))
-        out[start : start + rows] = -np.einsum("m,mrk->r", weights, plogp)
+        out[start : start + rows] = -(weights @ plogp).reshape(-1, k).sum(axis=1)
     return out
 
 
