@@ -5,6 +5,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
+from sklearn.metrics import check_scoring
 from sklearn.utils import Bunch, check_array
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
@@ -524,8 +525,6 @@ def simulate(learner, X_pool, y_pool, X_test, y_test, *, n_queries, n_instances=
     >>> curve.n_labels
     array([ 3,  7, 11, 15])
     """
-    from sklearn.metrics import check_scoring
-
     check_is_fitted(learner)
     X_pool = check_array(X_pool, dtype=[np.float64, np.float32], input_name="X_pool")
     y_pool = np.asarray(y_pool)
