@@ -27,8 +27,11 @@ _STOCHASTIC = {
 STRATEGIES = (
     "random", *_PROBA, *_DRAWS, "batch_bald", *_STOCHASTIC, "max_std",
 )  # fmt: skip
-# Floats of predictive draws scored per pool chunk (16 MB of float64).
+# Floats of predictive draws scored per pool chunk (16 MB of float64), and at
+# most this many rows per chunk: the estimator's own working memory per row
+# (hidden activations) is unknown here, so the row cap keeps it bounded too.
 _CHUNK_FLOATS = 2_000_000
+_CHUNK_ROWS = 16_384
 
 
 def _estimator_has(name):
@@ -260,7 +263,7 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
             idx = np.asarray(idx)
         elif strategy == "random":
             scores = rng.random(len(X_pool))
-            idx = np.argsort(-scores)[:n]
+            idx = S.top_k(scores, n, rng)
         elif strategy == "batch_bald":
             scores = self._scores(X_pool, "bald")
             pool = S.top_k(scores, min(self.n_candidates, len(X_pool)), rng)
@@ -323,7 +326,7 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
             )
 
     def _chunks(self, X_pool, floats_per_row):
-        rows = max(1, _CHUNK_FLOATS // max(1, floats_per_row))
+        rows = min(_CHUNK_ROWS, max(1, _CHUNK_FLOATS // max(1, floats_per_row)))
         for start in range(0, len(X_pool), rows):
             yield start, X_pool[start : start + rows]
 

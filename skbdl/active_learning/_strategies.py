@@ -231,10 +231,57 @@ def top_k(scores, k, random_state=None):
     >>> top_k([0.1, 0.9, 0.5], 2)
     array([1, 2])
     """
-    scores = np.asarray(scores, dtype=np.float64)
+    scores = _check_scores(scores)
     _check_k(k, len(scores))
-    tiebreak = _as_generator(random_state).permutation(len(scores))
-    return np.lexsort((tiebreak, -scores))[:k]
+    rng = _as_generator(random_state)
+    return _select(scores, k, lambda chunk: (chunk, rng.random(len(chunk))))
+
+
+# Rows per chunk of the selection: its working memory is O(k + chunk), not O(n).
+_SELECT_CHUNK = 1 << 16
+
+
+def _select(scores, k, keys):
+    """Positions of the ``k`` largest keys, highest first, in bounded memory.
+
+    ``keys(chunk)`` maps a slice of ``scores`` to ``(key, tiebreak)``
+    arrays; rows are ranked by key, then by tiebreak (both descending). The
+    running best ``k`` are merged with one chunk at a time, so the extra
+    memory is ``O(k + _SELECT_CHUNK)`` whatever the pool size, and the
+    result does not depend on the chunk size (the tiebreaks are drawn in row
+    order).
+    """
+    best_key = best_tie = np.empty(0)
+    best_idx = np.empty(0, dtype=np.intp)
+    for start in range(0, len(scores), _SELECT_CHUNK):
+        key, tie = keys(scores[start : start + _SELECT_CHUNK])
+        best_key = np.concatenate([best_key, key])
+        best_tie = np.concatenate([best_tie, tie])
+        best_idx = np.concatenate([best_idx, np.arange(start, start + len(key))])
+        if len(best_key) > k:
+            keep = _largest(best_key, best_tie, k)
+            best_key, best_tie = best_key[keep], best_tie[keep]
+            best_idx = best_idx[keep]
+    order = np.lexsort((-best_tie, -best_key))
+    return best_idx[order]
+
+
+def _largest(key, tie, k):
+    """Positions of the ``k`` largest ``(key, tie)`` pairs (unordered)."""
+    kth = np.partition(key, len(key) - k)[len(key) - k]
+    above = np.flatnonzero(key > kth)
+    tied = np.flatnonzero(key == kth)
+    tied = tied[np.argsort(-tie[tied], kind="stable")[: k - len(above)]]
+    return np.concatenate([above, tied])
+
+
+def _check_scores(scores):
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim != 1:
+        raise ValueError(f"scores must be one-dimensional; got shape {scores.shape}.")
+    if np.isnan(scores).any():
+        raise ValueError("scores contain NaN; every pool row needs a score.")
+    return scores
 
 
 def _check_k(k, n):
@@ -279,7 +326,7 @@ def stochastic_batch(scores, k, *, mode="power", temperature=1.0, random_state=N
     ...                         random_state=0))
     [np.int64(1), np.int64(2)]
     """
-    scores = np.asarray(scores, dtype=np.float64)
+    scores = _check_scores(scores)
     _check_k(k, len(scores))
     if not isinstance(temperature, Real) or not temperature > 0:
         raise ValueError(f"temperature must be a positive number; got {temperature!r}.")
@@ -287,24 +334,41 @@ def stochastic_batch(scores, k, *, mode="power", temperature=1.0, random_state=N
     if mode == "power":
         if np.any(scores < 0):
             raise ValueError("mode='power' needs non-negative scores.")
-        with np.errstate(divide="ignore"):
-            logits = beta * np.log(scores)
+
+        def logits(chunk):
+            with np.errstate(divide="ignore"):
+                return beta * np.log(chunk)
+
     elif mode == "softmax":
-        logits = beta * scores
+
+        def logits(chunk):
+            return beta * chunk
+
     elif mode == "softrank":
+        # ranks need the whole order: the one strategy whose selection keeps
+        # n-sized bookkeeping (one float per row)
         ranks = np.empty(len(scores))
         ranks[np.argsort(-scores, kind="stable")] = np.arange(1, len(scores) + 1)
-        logits = -beta * np.log(ranks)
+        scores = -beta * np.log(ranks)
+        del ranks
+
+        def logits(chunk):
+            return chunk
+
     else:
         raise ValueError(
             f"mode must be 'power', 'softmax' or 'softrank'; got {mode!r}."
         )
-    gumbel = _as_generator(random_state).gumbel(size=len(scores))
-    keys = np.where(np.isneginf(logits), -np.inf, logits + gumbel)
-    # rows of zero weight come last, in random order (a batch larger than
-    # the rows with positive weight still fills up)
-    order = np.lexsort((-gumbel, -keys))
-    return order[:k]
+    rng = _as_generator(random_state)
+
+    def keys(chunk):
+        # Gumbel-top-k; rows of zero weight (-inf) come last in random order,
+        # so a batch larger than the rows with positive weight still fills up
+        gumbel = rng.gumbel(size=len(chunk))
+        z = logits(chunk)
+        return np.where(np.isneginf(z), -np.inf, z + gumbel), gumbel
+
+    return _select(scores, k, keys)
 
 
 def _joint_entropies(configs, weights, draws):

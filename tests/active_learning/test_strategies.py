@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from skbdl.active_learning import (
+    _strategies,
     bald,
     batch_bald,
     entropy,
@@ -64,6 +65,40 @@ def test_top_k_breaks_ties_at_random_and_reproducibly():
     assert all(set(p) <= {1, 2, 3} for p in picks) and len(picks) > 1
     np.testing.assert_array_equal(top_k(scores, 2, 3), top_k(scores, 2, 3))
     np.testing.assert_array_equal(top_k([0.1, 0.9, 0.5], 3, 0), [1, 2, 0])
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 1000])
+@pytest.mark.parametrize("mode", [None, "power", "softmax", "softrank"])
+def test_chunked_selection_equals_a_full_sort_for_any_chunk_size(
+    monkeypatch, chunk, mode
+):
+    # many ties and zero-weight rows: the selection must equal the full
+    # lexicographic sort by (key, tiebreak) with the same tiebreaks, and must
+    # not depend on the chunk it merges at a time
+    scores = np.random.default_rng(0).integers(0, 4, size=50).astype(float)
+    monkeypatch.setattr(_strategies, "_SELECT_CHUNK", chunk)
+    rng = np.random.default_rng(5)
+    if mode is None:
+        got = top_k(scores, 20, random_state=np.random.default_rng(5))
+        key, tie = scores, rng.random(50)
+    else:
+        got = stochastic_batch(scores, 20, mode=mode,
+                               random_state=np.random.default_rng(5))  # fmt: skip
+        tie = rng.gumbel(size=50)
+        ranks = np.empty(50)
+        ranks[np.argsort(-scores, kind="stable")] = np.arange(1, 51)
+        with np.errstate(divide="ignore"):
+            logit = {"power": np.log(scores), "softmax": scores,
+                     "softrank": -np.log(ranks)}[mode]  # fmt: skip
+        key = np.where(np.isneginf(logit), -np.inf, logit + tie)
+    np.testing.assert_array_equal(got, np.lexsort((-tie, -key))[:20])
+
+
+def test_nan_scores_are_rejected():
+    with pytest.raises(ValueError, match="NaN"):
+        top_k([0.1, np.nan], 1)
+    with pytest.raises(ValueError, match="NaN"):
+        stochastic_batch([0.1, np.nan], 1)
 
 
 def _brute_joint_mi(draws, rows):
