@@ -8,6 +8,7 @@ contract a new method implements).
 
 from ._base import BaseInference
 from ._ensemble import Ensemble
+from ._ivon import IVON
 from ._laplace import Laplace
 from ._map import MAP
 from ._mc_dropout import MCDropout
@@ -18,6 +19,8 @@ METHODS = {
     "ensemble": Ensemble,
     "mc_dropout": MCDropout,
     "laplace": Laplace,
+    "ivon": IVON,
 }
 
-__all__ = ["BaseInference", "METHODS", "MAP", "Ensemble", "Laplace", "MCDropout"]
+__all__ = ["BaseInference", "METHODS", "MAP", "Ensemble", "IVON", "Laplace",
+           "MCDropout"]

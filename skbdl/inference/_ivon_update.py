@@ -1,0 +1,159 @@
+"""The IVON update rule (Shen, Daheim et al., 2024, Algorithm 1).
+
+A ``torch.optim.Optimizer`` whose state is the posterior
+``q(w) = N(m, diag(1 / (ess (h + delta))))``: the mean ``m`` (the
+parameters themselves), the Hessian estimate ``h`` and the gradient
+momentum. Unlike the reference ``ivon-opt`` it samples the weights inside
+``step``, from the ``generator`` it is given (never the global RNG), so it
+runs inside skbdl's closure-based training engine unchanged::
+
+    for each of mc_samples:   w = m + eps / sqrt(ess (h + delta)),  eps ~ N(0, I)
+                              g = grad of the mean batch NLL at w   (closure)
+    gbar = mean g;   hhat = mean(eps' g) * ess (h + delta)          ("price")
+    momentum <- beta1 momentum + (1 - beta1) gbar
+    h <- beta2 h + (1 - beta2) hhat + (1 - beta2)^2 / 2 (h - hhat)^2 / (h + delta)
+    m <- m - lr' clip((momentum / (1 - beta1^t) + delta m) / (h + delta), r)
+
+with ``eps' = eps / sqrt(ess (h + delta))`` the weight perturbation and
+``lr' = lr (hess_init + delta)`` when ``rescale_lr``. The arithmetic follows
+``ivon-opt`` 0.1.3 operation by operation (Welford means over the samples,
+the same order of the updates), so both give the same iterates on the same
+draws and gradients (tests/inference/test_ivon.py).
+"""
+
+import math
+
+import torch
+
+
+class IVONDivergedError(FloatingPointError):
+    """IVON produced a non-finite loss, gradient or Hessian estimate."""
+
+
+def _welford(avg, new, count):
+    return new if avg is None else avg + (new - avg) / count
+
+
+class IVONUpdate(torch.optim.Optimizer):
+    """IVON as an update rule for skbdl's engine (see the module docstring).
+
+    ``weight_decay`` is ``delta``, the prior precision per datum; the
+    closure must return the mean batch negative log-likelihood without a
+    prior term.
+    """
+
+    def __init__(self, params, lr, *, ess, hess_init=1.0, beta1=0.9, beta2=0.99999,
+                 weight_decay=0.0, mc_samples=1, hess_approx="price",
+                 clip_radius=math.inf, debias=True, rescale_lr=True, generator=None):
+        if hess_approx not in ("price", "gradsq"):
+            raise ValueError(
+                f"hess_approx must be 'price' or 'gradsq'; got {hess_approx!r}."
+            )
+        defaults = dict(lr=lr, ess=ess, hess_init=hess_init, beta1=beta1,
+                        beta2=beta2, weight_decay=weight_decay,
+                        clip_radius=clip_radius)
+        super().__init__(params, defaults)
+        if len(self.param_groups) != 1:
+            raise ValueError("IVONUpdate takes a single parameter group.")
+        self.mc_samples = int(mc_samples)
+        self.hess_approx = hess_approx
+        self.debias, self.rescale_lr = bool(debias), bool(rescale_lr)
+        self.generator = generator
+        group = self.param_groups[0]
+        first = group["params"][0]
+        numel = sum(p.numel() for p in group["params"])
+        self.momentum = torch.zeros(numel, dtype=first.dtype, device=first.device)
+        self.hess = torch.full((numel,), float(hess_init), dtype=first.dtype,
+                               device=first.device)
+        self.current_step = 0
+
+    # -------------------------------------------------------------- helpers
+    def _params(self):
+        return self.param_groups[0]["params"]
+
+    def _flat(self, tensors):
+        return torch.cat([t.reshape(-1) for t in tensors])
+
+    def _assign(self, flat):
+        offset = 0
+        for p in self._params():
+            p.data = flat[offset:offset + p.numel()].view(p.shape)
+            offset += p.numel()
+
+    def _noise(self):
+        """A weight perturbation ``eps / sqrt(ess (h + delta))``."""
+        g = self.param_groups[0]
+        eps = torch.randn(self.hess.shape, generator=self.generator,
+                          dtype=self.hess.dtype, device=self.hess.device)
+        return eps / (g["ess"] * (self.hess + g["weight_decay"])).sqrt()
+
+    def posterior_std(self):
+        """Standard deviation of every weight under ``q``, flat tensor."""
+        g = self.param_groups[0]
+        return 1.0 / (g["ess"] * (self.hess + g["weight_decay"])).sqrt()
+
+    # ----------------------------------------------------------------- step
+    @torch.no_grad()
+    def step(self, closure):
+        """Sample ``mc_samples`` weights, call ``closure`` at each, update.
+
+        Parameters
+        ----------
+        closure : callable
+            Zeroes the gradients, runs forward and backward at the current
+            parameters and returns the loss.
+
+        Returns
+        -------
+        loss : torch.Tensor
+            The mean of the closure's losses.
+        """
+        if closure is None:
+            raise ValueError("IVONUpdate.step needs a closure (forward + backward).")
+        mean = self._flat(p.data for p in self._params()).clone()
+        avg_grad = avg_nxg = avg_gsq = None
+        losses = []
+        for count in range(1, self.mc_samples + 1):
+            noise = self._noise()
+            self._assign(mean + noise)
+            with torch.enable_grad():
+                losses.append(closure())
+            grad = self._flat(
+                torch.zeros_like(p) if p.grad is None else p.grad
+                for p in self._params()
+            )
+            self._assign(mean)
+            avg_grad = _welford(avg_grad, grad, count)
+            if self.hess_approx == "price":
+                avg_nxg = _welford(avg_nxg, noise * grad, count)
+            else:
+                avg_gsq = _welford(avg_gsq, grad.square(), count)
+        loss = sum(losses) / self.mc_samples
+        if not (torch.isfinite(loss) and torch.isfinite(avg_grad).all()):
+            raise IVONDivergedError(f"non-finite loss or gradient at step "
+                                    f"{self.current_step + 1}")
+        self._update(mean, avg_grad, avg_nxg, avg_gsq)
+        return loss
+
+    def _update(self, mean, avg_grad, avg_nxg, avg_gsq):
+        g = self.param_groups[0]
+        self.current_step += 1
+        b1, b2, wd = g["beta1"], g["beta2"], g["weight_decay"]
+        self.momentum = b1 * self.momentum + (1.0 - b1) * avg_grad
+        if self.hess_approx == "price":
+            hhat = avg_nxg * (self.hess + wd) * g["ess"]
+        else:
+            hhat = avg_gsq * g["ess"]
+        h = self.hess
+        self.hess = (b2 * h + (1.0 - b2) * hhat
+                     + (0.5 * (1 - b2) ** 2) * (h - hhat).square() / (h + wd))
+        if not torch.isfinite(self.hess).all() or (self.hess + wd <= 0).any():
+            raise IVONDivergedError(
+                f"non-finite or non-positive Hessian estimate at step "
+                f"{self.current_step}"
+            )
+        lr = g["lr"] * (g["hess_init"] + wd) if self.rescale_lr else g["lr"]
+        debias = 1.0 - math.pow(b1, float(self.current_step)) if self.debias else 1.0
+        direction = (self.momentum / debias + wd * mean) / (self.hess + wd)
+        r = g["clip_radius"]
+        self._assign(mean - lr * torch.clip(direction, min=-r, max=r))
