@@ -94,7 +94,7 @@ class IVONUpdate(torch.optim.Optimizer):
 
     # ----------------------------------------------------------------- step
     @torch.no_grad()
-    def step(self, closure):
+    def step(self, closure=None):
         """Sample ``mc_samples`` weights, call ``closure`` at each, update.
 
         Parameters
