@@ -76,8 +76,7 @@ def _as_draws(draws):
         raise ValueError("draws must hold at least one chain; got none.")
     if n_draws < MIN_DRAWS:
         raise ValueError(
-            f"draws must hold at least {MIN_DRAWS} draws per chain; got "
-            f"{n_draws}."
+            f"draws must hold at least {MIN_DRAWS} draws per chain; got {n_draws}."
         )
     if not np.all(np.isfinite(draws)):
         raise ValueError("draws must be finite; got nan or inf values.")

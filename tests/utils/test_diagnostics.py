@@ -38,6 +38,11 @@ def _cases():
         "cauchy": rng.standard_cauchy(size=(4, 500)),
         "antithetic": _ar1(-0.7, 3, 201, seed=2),
         "four_draws": rng.normal(size=(3, 4)),
+        # Ties: ranks are averaged.
+        "discrete": rng.integers(0, 3, size=(4, 100)).astype(float),
+        # Its Geyer sum runs to the last admissible pair of lags, whose even
+        # lag has a negative autocorrelation (and still counts).
+        "short_to_last_lag": _ar1(0.0, 4, 21, seed=25),
     }
 
 
