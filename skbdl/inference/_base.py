@@ -59,7 +59,23 @@ A new method is one new file defining such a class plus one line in
 ``skbdl.inference.METHODS``; the estimators need no change.
 """
 
+import torch
 from sklearn.base import BaseEstimator
+
+
+def equal_mixture_weights(n_samples, n_items):
+    """Weights of ``n_samples`` draws of an equal mixture of ``n_items``.
+
+    Draw ``i`` is item ``i mod n_items``. None (equal weights) when
+    ``n_samples`` is a multiple of ``n_items``; otherwise ``1 / (c m)`` for
+    a draw of an item drawn ``c`` times, with ``m`` the number of items
+    drawn, so every item present counts equally.
+    """
+    if n_samples % n_items == 0:
+        return None
+    items = torch.arange(n_samples) % n_items
+    counts = torch.bincount(items, minlength=n_items).double()
+    return 1.0 / (counts[items] * int((counts > 0).sum()))
 
 
 class BaseInference(BaseEstimator):

@@ -8,7 +8,7 @@ from joblib import Parallel, delayed
 from .._nn import stack_layers, stacked_forward
 from ..utils._sklearn import Interval
 from ..utils._torch import torch_threads
-from ._base import BaseInference
+from ._base import BaseInference, equal_mixture_weights
 
 
 def _train_member(problem, seeds):
@@ -117,12 +117,7 @@ class Ensemble(BaseInference):
             for a draw of a member drawn ``c`` times, with ``m`` the number of
             members drawn.
         """
-        if n_samples % self.n_members == 0:
-            return None
-        members = self._members(n_samples)
-        counts = torch.bincount(members, minlength=self.n_members).double()
-        # each member present counts equally (all members once S >= n_members)
-        return 1.0 / (counts[members] * int((counts > 0).sum()))
+        return equal_mixture_weights(n_samples, self.n_members)
 
     def sample_f(self, X, n_samples, generator):
         idx = self._members(n_samples).to(X.device)

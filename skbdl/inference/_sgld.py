@@ -1,0 +1,400 @@
+"""Stochastic-gradient Langevin dynamics (Welling and Teh, 2011) and variants."""
+
+import dataclasses
+import math
+import warnings
+from collections import deque
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from joblib import Parallel, delayed
+from sklearn.exceptions import ConvergenceWarning
+
+from .._nn import stack_layers, stacked_forward
+from ..utils._diagnostics import ess_bulk, split_rhat
+from ..utils._sklearn import Interval, StrOptions
+from ..utils._torch import torch_threads
+from ._base import BaseInference, equal_mixture_weights
+from ._sgld_update import SGLDDivergedError, SGLDUpdate, sampling_steps, step_sizes
+
+#: Rows of the fixed training subset the energy trace is evaluated on, and
+#: rows of the probe set whose predictive log-probabilities are traced.
+_ENERGY_ROWS = 2048
+_PROBE_ROWS = 16
+#: Default step size per datum of each preconditioner.
+_DEFAULT_STEP = {None: 0.2, "rmsprop": 2e-3}
+#: Reruns at a tenth of the step size after a divergence.
+_RETRIES = 2
+
+
+def _kept_steps(noisy_kept, n_keep, thinning):
+    """Indices of the kept steps: every ``thinning``-th sampling step counted
+    back from the last one (None: spread ``n_keep`` evenly), at most
+    ``n_keep`` of them (the latest)."""
+    candidates = torch.nonzero(noisy_kept).flatten()
+    if thinning is None:
+        thinning = max(1, math.ceil(len(candidates) / n_keep))
+    kept = candidates.flip(0)[::thinning][:n_keep].flip(0)
+    return set(kept.tolist())
+
+
+class _Keeper:
+    """``on_step`` hook storing the weights at the kept steps (bounded)."""
+
+    def __init__(self, kept, n_keep):
+        self.kept = kept
+        self.draws = deque(maxlen=n_keep)
+
+    def __call__(self, module, step):
+        if step in self.kept:
+            self.draws.append([(w.detach().clone(), b.detach().clone())
+                               for w, b in module.layers()])
+
+
+def _run_chain(problem, seeds, kwargs, init, kept, n_keep, trace_rows):
+    with torch_threads(work=problem.work_per_step):
+        module = problem.build_module(seeds)
+        likelihood = problem.new_likelihood()
+        if init == "map":
+            problem.train(module, seeds=seeds.child(0), likelihood=likelihood)
+            module.train()
+        keeper = _Keeper(kept, n_keep)
+        if getattr(likelihood, "scalar_noise", False):
+            # the curvature of the Gaussian NLL is 1 / noise variance: steps
+            # in units of the noise variance keep one default step stable
+            kwargs = dict(kwargs, step_scale=lambda: float(likelihood.noise_var[0]))
+        curve = problem.train(module, seeds=seeds, likelihood=likelihood,
+                              optimizer=SGLDUpdate, optimizer_kwargs=kwargs,
+                              on_step=[keeper])
+        layers = stack_layers(list(keeper.draws))
+        traces = _traces(problem, layers, module.activation, likelihood, trace_rows)
+    return layers, likelihood, curve, traces
+
+
+def _traces(problem, layers, act, likelihood, rows):
+    """Function-space traces of the kept draws: energy (S,), probe logp (S, P)."""
+    energy_rows, probe_rows = rows
+    X, y = problem.X, problem.y
+    n = problem.n_train
+    with torch.no_grad():
+        # float64, so confident rows keep a continuous trace (float32 rounds
+        # their log-probability to exactly 0, and ties break the ranks)
+        f = stacked_forward(layers, X[energy_rows], act).double()
+        yr = y[energy_rows]
+        yr = yr if yr.dtype == torch.long else yr.double()
+        nll = torch.stack([likelihood.nll(fs, yr) for fs in f])
+        prior = torch.stack([
+            problem.prior.neg_log_prob([t[s] for wb in layers for t in wb])
+            for s in range(f.shape[0])
+        ])
+        energy = n * nll.double().mean(1) + prior.double()
+        probe = -nll[:, :len(probe_rows)].double()
+    return energy.cpu().numpy(), probe.cpu().numpy()
+
+
+class SGLD(BaseInference):
+    """Stochastic-gradient Langevin dynamics: posterior draws of the weights.
+
+    Each step is the seed's Algorithm 1 (Welling and Teh, 2011), with no
+    Metropolis correction: ``theta <- theta - (h_k / 2) grad U_hat(theta) +
+    xi``, ``xi ~ N(0, T h_k I)``, where ``U_hat = -(N/n) sum_batch log
+    p(y|x, theta) - log p(theta)`` on a minibatch drawn without replacement
+    (one permutation per epoch) and ``log p`` is the estimator's ``prior``.
+    The step size is given per datum, ``h_k = step_k / N``, so the drift is
+    an SGD step of rate ``step_k / 2`` on the mean loss and one default
+    works for any ``N`` on standardised data. Draws are kept after
+    ``burn_in`` epochs, every ``thinning`` steps, at most ``n_keep`` per
+    chain; the predictive averages them (vectorised over draws).
+
+    The estimator's ``lr`` (the Adam rate of the other methods) is not used,
+    and neither is early stopping: every chain runs ``max_epochs`` epochs.
+    The regressor's noise is refitted to the chain's training residuals
+    after every epoch (its optimum given the current weights) and is one
+    value per chain.
+
+    Parameters
+    ----------
+    step_size : float, default=None
+        ``step_0``, the step size per datum at the first step. None: 0.2
+        for SGLD and 2e-3 for pSGLD (``preconditioner="rmsprop"``).
+    schedule : {"polynomial", "cyclical", "constant"}, default="polynomial"
+        ``"polynomial"``: ``h_k = a (b + k)^-gamma`` (Welling and Teh), with
+        ``b = decay_steps`` and ``a`` such that ``h_0 = step_size / N``.
+        ``"cyclical"``: cosine restarts over ``n_cycles`` cycles (Zhang et
+        al., 2020); the first ``exploration`` fraction of each cycle is SGD
+        without noise, the rest samples and is where draws are kept.
+        ``"constant"``: ``step_size`` throughout.
+    gamma : float, default=0.55
+        Polynomial decay exponent, in (0.5, 1].
+    decay_steps : int, default=None
+        ``b`` of the polynomial schedule, in steps; None is a tenth of the
+        run (the step then ends at ``11^-gamma`` of its start).
+    n_cycles : int, default=4
+        Cycles of the cyclical schedule.
+    exploration : float, default=0.5
+        Fraction of each cycle without noise (cyclical schedule), in [0, 1).
+    temperature : float, default=1.0
+        ``T``; 1 samples the posterior. The cyclical SG-MCMC papers use a
+        cold posterior, ``T`` about ``1 / N``.
+    preconditioner : {None, "rmsprop"}, default=None
+        ``"rmsprop"`` is pSGLD (Li et al., 2016), without its correction
+        term ``Gamma`` (see ``skbdl/inference/_sgld_update.py``).
+    burn_in : int, default=None
+        Epochs whose draws are discarded. None: half of ``max_epochs``,
+        except for the cyclical schedule (0: its draws come from the
+        sampling stages). Must be below ``max_epochs``.
+    thinning : int, default=None
+        Keep every ``thinning``-th sampling step, counted back from the last
+        one. None spreads ``n_keep`` draws evenly over the sampling steps.
+    n_keep : int, default=50
+        Most draws kept per chain (the latest ones), so memory is bounded.
+    init : {"random", "map"}, default="random"
+        ``"map"`` starts each chain from a MAP fit of ``max_epochs`` (Adam at
+        the estimator's ``lr``), which doubles the fit time.
+    n_chains : int, default=1
+        Independent chains from seeds derived from ``random_state``; their
+        draws are pooled.
+    n_jobs : int, default=None
+        Chains run in parallel with joblib; results do not depend on it.
+
+    Attributes
+    ----------
+    draws_ : list of (Tensor, Tensor)
+        The pooled draws as stacked layers: weights ``(S, out, in)`` and
+        biases ``(S, out)``, draw ``j`` from chain ``j mod n_chains``.
+    n_draws_ : int
+        ``S``, the number of pooled draws.
+    step_size_ : float
+        The step size used: ``step_size``, or a tenth or a hundredth of it
+        when the chains diverged and were rerun (with a warning).
+    likelihood_ : Likelihood
+        The chains' fitted likelihoods stacked (one noise per chain).
+    loss_curve_ : list of float
+        Mean over chains of the minibatch energy ``U_hat / N`` per epoch.
+    traces_ : dict of ndarray
+        ``"energy"`` ``(n_chains, n_keep)``: the energy ``U(theta)`` of each
+        kept draw on up to 2,048 fixed training rows, scaled to ``N``;
+        ``"probe"`` ``(n_chains, n_keep, 16)``: ``log p(y_i | x_i, theta)``
+        of 16 fixed training rows.
+    diagnostics_ : dict
+        Split-R-hat and bulk ESS (Vehtari et al., 2021) of the traces:
+        ``rhat_energy``, ``ess_energy``, ``rhat_probe`` and ``ess_probe``
+        (one per probe row) and ``max_rhat``. They are computed on
+        function-space quantities because the weights themselves are not
+        identifiable (permuting hidden units gives the same function). A
+        ``ConvergenceWarning`` is raised when ``max_rhat > 1.1`` with two or
+        more chains.
+
+    See Also
+    --------
+    Ensemble : Independent MAP networks, the non-Bayesian alternative.
+
+    References
+    ----------
+    .. [1] M. Welling and Y. W. Teh, "Bayesian Learning via Stochastic
+       Gradient Langevin Dynamics", ICML 2011.
+    .. [2] C. Li, C. Chen, D. Carlson and L. Carin, "Preconditioned
+       Stochastic Gradient Langevin Dynamics for Deep Neural Networks",
+       AAAI 2016.
+    .. [3] R. Zhang, C. Li, J. Zhang, C. Chen and A. G. Wilson, "Cyclical
+       Stochastic Gradient MCMC for Bayesian Deep Learning", ICLR 2020.
+    .. [4] A. Vehtari, A. Gelman, D. Simpson, B. Carpenter and P.-C.
+       Bürkner, "Rank-normalization, folding, and localization: an improved
+       R-hat for assessing convergence of MCMC", Bayesian Analysis 2021.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from skbdl import BayesianMLPClassifier
+    >>> from skbdl.inference import SGLD
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = BayesianMLPClassifier(method=SGLD(n_chains=2, n_keep=20),
+    ...                             random_state=0).fit(X, y)
+    >>> clf.method_.n_draws_
+    40
+    >>> clf.predict_proba_samples(X[:2]).shape
+    (2, 3, 40)
+    >>> sorted(clf.method_.diagnostics_)[:2]
+    ['ess_energy', 'ess_probe']
+    """
+
+    _parameter_constraints = {
+        "step_size": [None, Interval(Real, 0, None, closed="neither")],
+        "schedule": [StrOptions({"polynomial", "cyclical", "constant"})],
+        "gamma": [Interval(Real, 0.5, 1, closed="right")],
+        "decay_steps": [None, Interval(Integral, 1, None, closed="left")],
+        "n_cycles": [Interval(Integral, 1, None, closed="left")],
+        "exploration": [Interval(Real, 0, 1, closed="left")],
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "preconditioner": [None, StrOptions({"rmsprop"})],
+        "burn_in": [None, Interval(Integral, 0, None, closed="left")],
+        "thinning": [None, Interval(Integral, 1, None, closed="left")],
+        "n_keep": [Interval(Integral, 1, None, closed="left")],
+        "init": [StrOptions({"random", "map"})],
+        "n_chains": [Interval(Integral, 1, None, closed="left")],
+        "n_jobs": [None, Integral],
+    }
+
+    def __init__(self, step_size=None, *, schedule="polynomial", gamma=0.55,
+                 decay_steps=None, n_cycles=4, exploration=0.5, temperature=1.0,
+                 preconditioner=None, burn_in=None, thinning=None, n_keep=50,
+                 init="random", n_chains=1, n_jobs=None):
+        self.step_size = step_size
+        self.schedule = schedule
+        self.gamma = gamma
+        self.decay_steps = decay_steps
+        self.n_cycles = n_cycles
+        self.exploration = exploration
+        self.temperature = temperature
+        self.preconditioner = preconditioner
+        self.burn_in = burn_in
+        self.thinning = thinning
+        self.n_keep = n_keep
+        self.init = init
+        self.n_chains = n_chains
+        self.n_jobs = n_jobs
+
+    @property
+    def default_n_samples(self):
+        return getattr(self, "n_draws_", self.n_chains * self.n_keep)
+
+    def _step_size(self):
+        if self.step_size is None:
+            return _DEFAULT_STEP[self.preconditioner]
+        return float(self.step_size)
+
+    def _burn_in(self, max_epochs):
+        if self.burn_in is None:
+            return 0 if self.schedule == "cyclical" else max_epochs // 2
+        if self.burn_in >= max_epochs:
+            raise ValueError(
+                f"burn_in={self.burn_in} epochs leaves no draws: it must be "
+                f"below max_epochs={max_epochs}; lower burn_in or raise max_epochs."
+            )
+        return int(self.burn_in)
+
+    def _plan(self, problem, step):
+        """Step sizes, noise mask and kept steps of every chain (the same)."""
+        batch = min(problem.batch_size, problem.n_train)
+        per_epoch = math.ceil(problem.n_train / batch)
+        n_steps = per_epoch * problem.max_epochs
+        burn_in = self._burn_in(problem.max_epochs) * per_epoch
+        steps = step_sizes(self.schedule, step, n_steps, gamma=self.gamma,
+                           decay_steps=self.decay_steps, n_cycles=self.n_cycles)
+        noisy, keep = sampling_steps(self.schedule, n_steps, n_cycles=self.n_cycles,
+                                     exploration=self.exploration, burn_in=burn_in)
+        if not keep.any():
+            raise ValueError(
+                f"No step is kept: the cyclical schedule with n_cycles="
+                f"{self.n_cycles} and exploration={self.exploration} has no "
+                f"sampling step after burn_in; lower exploration or burn_in."
+            )
+        return steps, noisy, _kept_steps(keep, int(self.n_keep), self.thinning)
+
+    def fit(self, problem):
+        problem = dataclasses.replace(problem, valid=None)  # chains run to the end
+        rng = np.random.default_rng(problem.seeds.seed("split"))
+        order = rng.permutation(problem.n_train)
+        rows = (torch.as_tensor(order[:_ENERGY_ROWS]), order[:_PROBE_ROWS])
+        step = self._step_size()
+        for retry in range(_RETRIES + 1):
+            try:
+                results = self._run(problem, step, rows)
+                break
+            except SGLDDivergedError as exc:
+                if retry == _RETRIES:
+                    raise FloatingPointError(
+                        f"SGLD diverged ({exc}) at step_size={step:g} (rerun "
+                        f"from step_size={self._step_size():g}). Lower the step "
+                        f"size: try step_size={step / 10:g}, e.g. method=SGLD("
+                        f"step_size={step / 10:g}), or standardise the inputs."
+                    ) from exc
+                step /= 10
+        if step != self._step_size():
+            warnings.warn(
+                f"SGLD diverged at step_size={self._step_size():g} and was rerun "
+                f"with step_size={step:g}; standardise the inputs or set "
+                f"method=SGLD(step_size={step:g}).", UserWarning, stacklevel=3,
+            )
+        self.step_size_ = step
+        self._activation = problem.activation
+        self._pool(results)
+        return self
+
+    def _run(self, problem, step, rows):
+        steps, noisy, kept = self._plan(problem, step)
+        kwargs = dict(steps=steps, noisy=noisy, n_train=problem.n_train,
+                      temperature=float(self.temperature),
+                      preconditioner=self.preconditioner)
+        return Parallel(n_jobs=self.n_jobs)(
+            delayed(_run_chain)(problem, problem.seeds.child(c), kwargs, self.init,
+                                kept, int(self.n_keep), rows)
+            for c in range(self.n_chains)
+        )
+
+    def _pool(self, results):
+        n_chains = len(results)
+        # draw j is chain j mod n_chains, matching the stacked noise order
+        self.draws_ = [
+            tuple(torch.stack([r[0][i][j] for r in results], 1).flatten(0, 1)
+                  for j in range(2))
+            for i in range(len(results[0][0]))
+        ]
+        self.n_draws_ = int(self.draws_[0][0].shape[0])
+        if not all(torch.isfinite(t).all() for wb in self.draws_ for t in wb):
+            raise FloatingPointError(
+                f"SGLD produced non-finite weights; lower step_size (got "
+                f"{self.step_size_:g})."
+            )
+        self.likelihood_ = type(results[0][1]).stack([r[1] for r in results])
+        curves = [r[2] for r in results]
+        self.loss_curve_ = [float(np.mean(v)) for v in zip(*curves)]
+        self.traces_ = {"energy": np.stack([r[3][0] for r in results]),
+                        "probe": np.stack([r[3][1] for r in results])}
+        self.diagnostics_ = _diagnose(self.traces_)
+        if n_chains >= 2 and self.diagnostics_["max_rhat"] > 1.1:
+            warnings.warn(
+                f"SGLD chains have not mixed: split-R-hat of the function-space "
+                f"traces is {self.diagnostics_['max_rhat']:.3f} > 1.1 (see "
+                f"method_.diagnostics_). Run more epochs (max_epochs), a longer "
+                f"burn_in or a larger step_size.", ConvergenceWarning, stacklevel=3,
+            )
+
+    def draw_weights(self, n_samples):
+        """Return weights making every kept draw count equally.
+
+        Parameters
+        ----------
+        n_samples : int
+            Number of draws ``S``; draw ``i`` is kept draw ``i mod n_draws_``.
+
+        Returns
+        -------
+        weights : torch.Tensor of shape (S,) or None
+            None when ``S`` is a multiple of ``n_draws_`` (see ``Ensemble``).
+        """
+        return equal_mixture_weights(n_samples, self.n_draws_)
+
+    def sample_f(self, X, n_samples, generator):
+        idx = torch.arange(n_samples, device=X.device) % self.n_draws_
+        layers = [(w[idx], b[idx]) for w, b in self.draws_]
+        with torch.no_grad():
+            return stacked_forward(layers, X, self._activation)
+
+
+def _diagnose(traces):
+    energy, probe = traces["energy"], traces["probe"]
+    out = {"rhat_energy": np.nan, "ess_energy": np.nan,
+           "rhat_probe": np.full(probe.shape[-1], np.nan),
+           "ess_probe": np.full(probe.shape[-1], np.nan), "max_rhat": np.nan}
+    if energy.shape[1] < 4:  # too few draws per chain to diagnose
+        return out
+    out["rhat_energy"] = split_rhat(energy)
+    out["ess_energy"] = ess_bulk(energy)
+    out["rhat_probe"] = np.array([split_rhat(probe[..., i])
+                                  for i in range(probe.shape[-1])])
+    out["ess_probe"] = np.array([ess_bulk(probe[..., i])
+                                 for i in range(probe.shape[-1])])
+    out["max_rhat"] = float(np.nanmax([out["rhat_energy"], *out["rhat_probe"]]))
+    return out
