@@ -12,6 +12,7 @@ from ._ivon import IVON
 from ._laplace import Laplace
 from ._map import MAP
 from ._mc_dropout import MCDropout
+from ._vi import VI
 
 # The registry: a new method is one file and one line here.
 METHODS = {
@@ -20,7 +21,8 @@ METHODS = {
     "mc_dropout": MCDropout,
     "laplace": Laplace,
     "ivon": IVON,
+    "vi": VI,
 }
 
 __all__ = ["BaseInference", "METHODS", "MAP", "Ensemble", "IVON", "Laplace",
-           "MCDropout"]
+           "MCDropout", "VI"]
