@@ -165,10 +165,9 @@ class VI(BaseInference):
         return self
 
     def _map_weights(self, problem):
-        """Weights of a MAP network trained from its own seeds (``init="map"``)."""
-        seeds = problem.seeds.child(0)
-        mlp = problem.build_module(seeds)
-        problem.train(mlp, seeds=seeds, likelihood=problem.new_likelihood())
+        """Weights of the network ``MAP().fit(problem)`` gives (``init="map"``)."""
+        mlp = problem.build_module(problem.seeds)
+        problem.train(mlp, seeds=problem.seeds, likelihood=problem.new_likelihood())
         return mlp.layers()
 
     def _store(self):
