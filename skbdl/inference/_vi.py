@@ -61,10 +61,13 @@ class VI(BaseInference):
     Parameters
     ----------
     n_train_samples : int, default=1
-        Monte-Carlo draws of the expected NLL per step (the NLL is averaged
-        over them).
+        Monte-Carlo draws of the expected NLL per step: the module's
+        training forward returns them stacked, ``(S, n, k)``, and the
+        criterion averages the mean batch NLL over them.
     init_scale : float, default=1e-3
-        Initial posterior standard deviation of every weight.
+        Initial posterior standard deviation of every weight. Measured on
+        digits (docs/benchmarks/bench_variational.py): 1e-3 kept MAP's
+        accuracy; 1e-2 to 0.1 lost 1.3 points and doubled the test NLL.
     init : {"random", "map"}, default="random"
         ``"random"``: the means start at the network's random initialisation.
         ``"map"``: a MAP network is trained first (``max_epochs`` more) and
