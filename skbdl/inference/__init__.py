@@ -13,6 +13,7 @@ from ._laplace import Laplace
 from ._map import MAP
 from ._mc_dropout import MCDropout
 from ._sgld import SGLD
+from ._vi import VI
 
 # The registry: a new method is one file and one line here.
 METHODS = {
@@ -22,7 +23,8 @@ METHODS = {
     "laplace": Laplace,
     "ivon": IVON,
     "sgld": SGLD,
+    "vi": VI,
 }
 
 __all__ = ["BaseInference", "METHODS", "MAP", "Ensemble", "IVON", "Laplace",
-           "MCDropout", "SGLD"]
+           "MCDropout", "SGLD", "VI"]
