@@ -19,6 +19,7 @@ import pathlib
 import platform
 import time
 
+# one thread, set before torch is imported (hence the E402 imports below)
 os.environ["SKBDL_NUM_THREADS"] = "1"
 
 import sklearn  # noqa: E402

@@ -20,14 +20,29 @@ class _KeepOptimizer(Callback):
         self.optimizer_ = net.optimizer_
 
 
-def gaussian_prior_precision(prior, method):
+def gaussian_prior_precision(prior, method, why):
     """The precision of a ``GaussianPrior``; a clear error for any other prior."""
     if not isinstance(prior, GaussianPrior):
         raise ValueError(
-            f"{method} needs a GaussianPrior (its precision is the weight decay "
-            f"of the Gaussian posterior); got prior={prior!r}."
+            f"{method} needs a GaussianPrior ({why}); got prior={prior!r}. Pass "
+            f"prior=GaussianPrior(scale=...) or a float scale."
         )
     return prior.precision
+
+
+def diagonal_gaussian_f(mean, std, X, n_samples, generator, activation):
+    """Latent draws (S, n, k) of networks with independent Gaussian weights.
+
+    ``mean`` and ``std`` are ``[(W, b), ...]``; each draw samples every
+    weight once from ``generator`` (a whole function, shared by every row).
+    """
+    layers = []
+    for (w, b), (sw, sb) in zip(mean, std):
+        ew = torch.randn((n_samples, *w.shape), generator=generator)
+        eb = torch.randn((n_samples, *b.shape), generator=generator)
+        layers.append((w + sw * ew.to(w.device), b + sb * eb.to(b.device)))
+    with torch.no_grad():
+        return stacked_forward(layers, X, activation)
 
 
 class IVON(BaseInference):
@@ -155,7 +170,9 @@ class IVON(BaseInference):
             lr=float(self.lr), ess=float(n if self.ess is None else self.ess),
             hess_init=float(self.hess_init), beta1=float(self.beta1),
             beta2=float(self.beta2),
-            weight_decay=gaussian_prior_precision(problem.prior, "IVON") / n,
+            weight_decay=gaussian_prior_precision(
+                problem.prior, "IVON",
+                "its precision is the weight decay of the Gaussian posterior") / n,
             mc_samples=int(self.mc_samples), hess_approx=self.hess_approx,
             clip_radius=float(self.clip_radius), rescale_lr=bool(self.rescale_lr),
             debias=bool(self.debias),
@@ -206,10 +223,5 @@ class IVON(BaseInference):
         if self.predict == "mean":
             f = stacked_forward(self._mean, X, act)
             return f.expand(n_samples, *f.shape[1:])
-        layers = []
-        for (w, b), (sw, sb) in zip(self._mean, self._std):
-            ew = torch.randn((n_samples, *w.shape), generator=generator)
-            eb = torch.randn((n_samples, *b.shape), generator=generator)
-            layers.append((w + sw * ew.to(w.device), b + sb * eb.to(b.device)))
-        with torch.no_grad():
-            return stacked_forward(layers, X, act)
+        return diagonal_gaussian_f(self._mean, self._std, X, n_samples, generator,
+                                   act)

@@ -7,9 +7,9 @@ import torch
 from skorch.callbacks import Callback
 
 from .._nn import stacked_forward
-from ..priors import GaussianPrior
 from ..utils._sklearn import Interval, StrOptions
 from ._base import BaseInference
+from ._ivon import diagonal_gaussian_f, gaussian_prior_precision
 from ._vi_module import DrawAveraged, MeanFieldMLP
 
 
@@ -31,13 +31,8 @@ class _StopOnDivergence(Callback):
 
 
 def _prior_var(prior):
-    if not isinstance(prior, GaussianPrior):
-        raise ValueError(
-            f"VI needs a GaussianPrior: its KL divergence to the mean-field "
-            f"posterior is computed in closed form. Got prior={prior!r}; pass "
-            f"prior=GaussianPrior(scale=...) or a float scale."
-        )
-    return 1.0 / prior.precision
+    why = "its KL divergence to the mean-field posterior is in closed form"
+    return 1.0 / gaussian_prior_precision(prior, "VI", why)
 
 
 class VI(BaseInference):
@@ -195,10 +190,5 @@ class VI(BaseInference):
         if self.predict == "mean":
             f = stacked_forward(self._mean, X, act)
             return f.expand(n_samples, *f.shape[1:])
-        layers = []  # one weight draw per function, shared by every row
-        for (w, b), (sw, sb) in zip(self._mean, self._std):
-            ew = torch.randn((n_samples, *w.shape), generator=generator)
-            eb = torch.randn((n_samples, *b.shape), generator=generator)
-            layers.append((w + sw * ew.to(w.device), b + sb * eb.to(b.device)))
-        with torch.no_grad():
-            return stacked_forward(layers, X, act)
+        return diagonal_gaussian_f(self._mean, self._std, X, n_samples, generator,
+                                   act)
