@@ -232,6 +232,73 @@ def test_the_method_in_the_engine_samples_the_same_posterior():
     np.testing.assert_allclose(draws.var(0), sd**2, rtol=4 * np.sqrt(2 / ess.min()))
 
 
+# ------------------------------------------------- the Welling-Teh mixture
+def _welling_teh_data():
+    """100 points from 1/2 N(theta1, 2) + 1/2 N(theta1 + theta2, 2) at (0, 1)."""
+    rng = np.random.default_rng(0)
+    first = rng.random(100) < 0.5
+    x = np.where(first, rng.normal(0.0, math.sqrt(2), 100),
+                 rng.normal(1.0, math.sqrt(2), 100))
+    return torch.tensor(x, dtype=torch.float64)
+
+
+def _welling_teh_log_density(theta, x):
+    """log p(x | theta) per point plus log p(theta) / N, for a batch of thetas.
+
+    ``theta`` has shape (n_chains, 2); the prior is theta1 ~ N(0, 10),
+    theta2 ~ N(0, 1). Returns (n_chains, len(x)) log-likelihoods and the
+    (n_chains,) log prior.
+    """
+    t1, t2 = theta[:, :1], theta[:, 1:]
+    log_lik = torch.logaddexp(-(x - t1) ** 2 / 4, -(x - t1 - t2) ** 2 / 4) \
+        + math.log(0.5) - 0.5 * math.log(4 * math.pi)
+    return log_lik, -theta[:, 0] ** 2 / 20 - theta[:, 1] ** 2 / 2
+
+
+def test_cyclical_sgld_visits_both_modes_of_the_welling_teh_mixture():
+    """Each of 4 chains holds 20-80 % of its draws in each posterior mode.
+
+    The posterior has modes near (0, 1) and (1, -1); on a fine grid the
+    second holds 47.6 % of the mass. The chains run the same step function
+    as the estimators (``SGLDUpdate``, batch 10 without replacement) for a
+    fixed budget of 5,000 steps: cyclical, step 4, 20 cycles, no noise-free
+    stage. Measured: 43-62 % in the second mode here; 32-69 % for one
+    chain on each of seeds 0-9 (a separate run). Plain SGLD
+    (polynomial, step 1, b = 500) gave 26-87 % in the same budget (one seed
+    of ten outside 20-80 %; docs/benchmarks/RESULTS.md). A chain without
+    the noise would stay in the mode it starts in (0 % or 100 %).
+    """
+    x = _welling_teh_data()
+    n_train, n_steps, n_chains = len(x), 5000, 4
+    steps = step_sizes("cyclical", 4.0, n_steps, n_cycles=20)
+    noisy, keep = sampling_steps("cyclical", n_steps, n_cycles=20)
+    gen = torch.Generator().manual_seed(0)
+    theta = torch.nn.Parameter(
+        torch.randn(n_chains, 2, generator=gen, dtype=torch.float64))
+    opt = SGLDUpdate([theta], steps=steps, noisy=noisy, n_train=n_train, generator=gen)
+    draws = []
+    for k in range(n_steps):
+        if k % 10 == 0:
+            order = torch.randperm(n_train, generator=gen)
+        batch = x[order[(k % 10) * 10:(k % 10) * 10 + 10]]
+
+        def closure():  # U_hat / N per chain, summed: the chains do not interact
+            opt.zero_grad()
+            log_lik, log_prior = _welling_teh_log_density(theta, batch)
+            loss = -(log_lik.mean(1) + log_prior / n_train).sum()
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        if keep[k]:
+            draws.append(theta.detach().clone())
+    draws = torch.stack(draws).numpy()  # (n_draws, n_chains, 2)
+    near_second = (((draws - [1.0, -1.0]) ** 2).sum(-1)
+                   < ((draws - [0.0, 1.0]) ** 2).sum(-1))
+    fraction = near_second.mean(0)
+    assert np.all((fraction >= 0.2) & (fraction <= 0.8)), fraction
+
+
 # ------------------------------------------------------------ the estimators
 rng = np.random.RandomState(0)
 X = rng.uniform(-2, 2, size=(80, 2))
