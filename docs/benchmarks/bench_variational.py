@@ -12,7 +12,7 @@ at its default (MLP (100,), 200 epochs, ``batch_size="auto"``), for ``m`` in
 map, vi, ivon and ivon@mean (``IVON(predict="mean")``). Two peers on the
 same network, data, batch size and epochs: ``ivon_opt``, a hand-written
 loop with the reference ``ivon-opt`` optimizer at skbdl's IVON defaults
-(lr 0.1, ess N, hess_init 0.1, beta2 0.9999, weight decay 1 / N from the
+(lr 0.1, ess N, hess_init 0.3, beta2 0.9999, weight decay 1 / N from the
 N(0, 1) prior, 64 predictive draws), and ``bayesian_torch``, its mean-field
 layers (``dnn_to_bnn``, prior N(0, 1), sigma initialised at 1e-3 as skbdl's
 VI, loss mean cross-entropy + KL / N, Adam lr 1e-3, 64 draws). Columns:
@@ -122,7 +122,7 @@ def ivon_opt_loop(X, y, seed=0):
 
     n = len(X)
     net = mlp(X.shape[1], int(y.max()) + 1, seed)
-    opt = ivon.IVON(net.parameters(), lr=0.1, ess=n, hess_init=0.1,
+    opt = ivon.IVON(net.parameters(), lr=0.1, ess=n, hess_init=0.3,
                     beta2=0.9999, weight_decay=1.0 / n)
     torch.manual_seed(seed)  # ivon-opt draws its noise from the global RNG
     for batches in epochs(X, y, seed):
