@@ -62,6 +62,8 @@ A new method is one new file defining such a class plus one line in
 import torch
 from sklearn.base import BaseEstimator
 
+from .._nn import stack_layers
+
 
 def equal_mixture_weights(n_samples, n_items):
     """Weights of ``n_samples`` draws of an equal mixture of ``n_items``.
@@ -177,6 +179,25 @@ class BaseInference(BaseEstimator):
             Number of float32-equivalent values held per row.
         """
         return n_draws * width
+
+    def weight_draws(self):
+        """Return the network weights the posterior stores, stacked on draws.
+
+        The estimators read the posterior inclusion probabilities of a
+        spike-and-slab prior from them (``feature_inclusion_``). The default
+        is the trained ``module_`` (a point estimate, ``M = 1``): MAP, the
+        mode of Laplace, the weights of MC dropout.
+
+        Returns
+        -------
+        layers : list of (torch.Tensor, torch.Tensor) or None
+            Weights ``(M, out, in)`` and biases ``(M, out)``; None when the
+            method stores no weights.
+        """
+        module = getattr(self, "module_", None)
+        if module is None or not hasattr(module, "layers"):
+            return None
+        return stack_layers([module.layers()])
 
     def draw_weights(self, n_samples):
         """Return the weights of ``n_samples`` draws in the predictive average.
