@@ -32,6 +32,10 @@ hyper-parameters. The estimator clones it into ``method_`` and calls:
     multiple of ``M`` weights each draw so every item counts ``1 / M``.
 ``default_n_samples``
     Number of draws used when the estimator's ``n_samples`` is None.
+``weight_draws() -> [(W, b), ...] or None``
+    Optional: the stored weights stacked on a leading axis (a mode, the
+    members, the kept draws); the estimators read ``feature_inclusion_``
+    of a spike-and-slab prior from them. The default is ``module_``.
 
 The training hooks, all explicit arguments (``TrainingProblem``):
 
