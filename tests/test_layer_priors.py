@@ -321,3 +321,27 @@ def test_output_bias_prior_sets_the_base_rates_without_signal():
     plain = BayesianMLPClassifier((), prior=GaussianPrior(1e-3), **kw).fit(X, y)
     np.testing.assert_allclose(plain.predict_proba(X).mean(0), [1 / 3] * 3,
                                atol=0.02)
+
+
+def test_inclusion_prob_by_column_name():
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(X_BAD, columns=["activity", "age", "eye_colour"])
+    kw = dict(method="map", max_epochs=5, batch_size=20, random_state=0)
+    named = SpikeAndSlabPrior(inclusion_prob={"eye_colour": 0.05, "activity": 0.9})
+    a = BayesianMLPRegressor((), prior=named, **kw).fit(df, Y_BAD)
+    b = BayesianMLPRegressor((), prior=SpikeAndSlabPrior([0.9, 0.5, 0.05]),
+                             **kw).fit(df, Y_BAD)
+    np.testing.assert_array_equal(a.feature_inclusion_, b.feature_inclusion_)
+    assert named.inclusion_prob == {"eye_colour": 0.05, "activity": 0.9}  # as given
+    np.testing.assert_array_equal(
+        a.sample_prior_predictive(df, 3, random_state=0),
+        b.sample_prior_predictive(df, 3, random_state=0))
+    with pytest.raises(ValueError, match=r"names \['height'\], which are not col"):
+        BayesianMLPRegressor((), prior=SpikeAndSlabPrior({"height": 0.5}),
+                             **kw).fit(df, Y_BAD)
+    with pytest.raises(ValueError, match="X has no column names"):
+        BayesianMLPRegressor((), prior=LayerwisePrior(input=named), **kw).fit(
+            X_BAD, Y_BAD)
+    with pytest.raises(ValueError, match=r"'inclusion_prob'.*must lie in \[0, 1\]"):
+        BayesianMLPRegressor((), prior=SpikeAndSlabPrior({"age": 2.0}),
+                             **kw).fit(df, Y_BAD)

@@ -216,7 +216,7 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
             (X, y), valid = train_valid_split(
                 X, y, self.validation_fraction, seeds.generator("split")
             )
-        prior = resolve_prior(self.prior)
+        prior = resolve_prior(self.prior, getattr(self, "feature_names_in_", None))
         prior.check_layers([X.shape[1], *self._hidden_sizes(),
                             self._likelihood().n_latent(self._n_outputs())])
         return TrainingProblem(
@@ -328,16 +328,19 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
         Works before ``fit`` when the output width is known without data
         (the regressor); after ``fit`` the input width is checked.
         """
+        names = getattr(self, "feature_names_in_", None)
         if hasattr(self, "n_features_in_"):
             X = to_tensor(self._validate_X(X), device=self.device)
         else:
+            columns = getattr(X, "columns", None)
+            names = None if columns is None else np.asarray(columns, dtype=object)
             X = to_tensor(
                 validate_data(self, X, dtype=[np.float64, np.float32], reset=False),
                 device=self.device,
             )
         n_samples = _check_n_samples(n_samples)
         generator = Seeds.from_random_state(random_state).generator("init")
-        prior = resolve_prior(self.prior)
+        prior = resolve_prior(self.prior, names)
         sizes = [
             X.shape[1],
             *self._hidden_sizes(),

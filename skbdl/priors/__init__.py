@@ -31,14 +31,18 @@ __all__ = [
 ]
 
 _LAYER_KEYS = ("input", "output_bias", "default")
+_DEFAULT_INCLUSION = 0.5  # columns a dict inclusion_prob does not name
 
 
-def resolve_prior(prior):
+def resolve_prior(prior, feature_names=None):
     """Turn the estimators' ``prior`` parameter into a validated prior object.
 
     ``None`` gives ``GaussianPrior(scale=1.0)``; a float is the scale of a
     Gaussian prior; a dict with keys among ``"input"``, ``"output_bias"``
     and ``"default"`` is a ``LayerwisePrior``; a prior object is cloned.
+    A spike-and-slab ``inclusion_prob`` given as a dict of column names
+    becomes one value per column of ``feature_names`` (the estimator's
+    ``feature_names_in_``) in the clone.
     """
     if prior is None:
         return GaussianPrior()
@@ -54,8 +58,34 @@ def resolve_prior(prior):
         prior = LayerwisePrior(**prior)
     prior = clone(prior)
     prior._validate_params()
+    _name_features(prior, feature_names)
     prior._check_values()
     return prior
+
+
+def _name_features(prior, feature_names):
+    """Replace a dict ``inclusion_prob`` of the input part by a vector."""
+    part = prior._parts()["input"] if isinstance(prior, LayerwisePrior) else prior
+    if not isinstance(part, SpikeAndSlabPrior) or not isinstance(
+            part.inclusion_prob, dict):
+        return
+    named = part.inclusion_prob
+    if feature_names is None:
+        raise ValueError(
+            "The 'inclusion_prob' parameter of SpikeAndSlabPrior is a dict keyed by "
+            "column name, but X has no column names: fit on a pandas DataFrame, or "
+            "pass one value per feature."
+        )
+    columns = [str(c) for c in feature_names]
+    unknown = sorted(str(k) for k in named if str(k) not in columns)
+    if unknown:
+        raise ValueError(
+            f"The 'inclusion_prob' parameter of SpikeAndSlabPrior names {unknown}, "
+            f"which are not columns of X (feature_names_in_ = {columns})."
+        )
+    values = {str(k): v for k, v in named.items()}
+    part.inclusion_prob = [values.get(c, _DEFAULT_INCLUSION) for c in columns]
+    part._validate_params()
 
 
 def check_prior_support(prior, method, needs):

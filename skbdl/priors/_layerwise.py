@@ -37,8 +37,11 @@ class SpikeAndSlabPrior(_BasePrior):
 
     Parameters
     ----------
-    inclusion_prob : float or array-like of shape (n_features,), default=0.5
+    inclusion_prob : float, array-like of shape (n_features,) or dict, default=0.5
         Prior inclusion probability ``rho`` of each feature, in ``[0, 1]``.
+        A dict maps column names of a DataFrame ``X`` to their ``rho``
+        (checked against ``feature_names_in_`` at ``fit``); columns it
+        does not name get 0.5.
     scale : float or array-like of shape (n_features,), default=1.0
         Slab standard deviation ``sigma``.
     mean : float or array-like of shape (n_features,), default=0.0
@@ -67,7 +70,7 @@ class SpikeAndSlabPrior(_BasePrior):
     """
 
     _parameter_constraints = {
-        "inclusion_prob": [Interval(Real, 0, 1, closed="both"), "array-like"],
+        "inclusion_prob": [Interval(Real, 0, 1, closed="both"), "array-like", dict],
         "scale": [Interval(Real, 0, None, closed="neither"), "array-like"],
         "mean": [Real, "array-like"],
         "spike_scale": [Interval(Real, 0, None, closed="neither")],
