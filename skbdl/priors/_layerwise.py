@@ -54,6 +54,18 @@ class SpikeAndSlabPrior(_BasePrior):
     --------
     LayerwisePrior : Compose it with priors on the other layers.
 
+    Notes
+    -----
+    The relaxed density has one mode per subset of included features, and
+    gradient training finds the one its start leads to. Measured on 200
+    rows with 20 features of which 3 drive y: a linear model
+    (``hidden_layer_sizes=()``) under MAP or SGLD gives the three relevant
+    features an inclusion of 1.0 and the others at most 0.02. With a hidden
+    layer of 10 units, MAP from the default initialisation kept every
+    feature in the slab (inclusion 1.0) at ``spike_scale=0.01``, and with a
+    wider spike (0.05, 0.1) moved relevant features into it too (the next
+    layer's weights make up for small input weights).
+
     References
     ----------
     .. [1] E. I. George and R. E. McCulloch, "Variable Selection via Gibbs
