@@ -345,3 +345,31 @@ def test_inclusion_prob_by_column_name():
     with pytest.raises(ValueError, match=r"'inclusion_prob'.*must lie in \[0, 1\]"):
         BayesianMLPRegressor((), prior=SpikeAndSlabPrior({"age": 2.0}),
                              **kw).fit(df, Y_BAD)
+
+
+def test_map_under_a_per_feature_gaussian_is_the_generalised_ridge():
+    """A linear model under LayerwisePrior(input=N(m_i, s_i^2), default=N(0, 1))
+    with the noise refitted to the residuals: the MAP is the fixed point of
+    theta = (A'A / s2 + P)^-1 (A'y / s2 + P mu), s2 = RSS / N (standardised
+    y, A = [X | 1], P = diag(1 / s_i^2, 1), mu = (m, 0)), solved here in
+    float64. The per-feature means and scales pull each weight to its own
+    prior (w_0 from the data's 1.0 towards 0.5, w_2 from 0.2 towards -1)."""
+    rng = np.random.RandomState(0)
+    n = 60
+    X = rng.randn(n, 3)
+    y = X @ np.array([1.0, -0.5, 0.2]) + 0.3 * rng.randn(n)
+    m, s = np.array([0.5, 0.0, -1.0]), np.array([0.05, 1.0, 0.1])
+    prior = LayerwisePrior(input=GaussianPrior(scale=s, mean=m))
+    reg = BayesianMLPRegressor((), method="map", prior=prior, max_epochs=250,
+                               batch_size=n, lr=0.05, random_state=0).fit(X, y)
+    W, b = (t.detach().double().numpy() for t in reg.method_.module_.layers()[0])
+    ys = (y - y.mean()) / y.std()
+    A, mu, P = np.c_[X, np.ones(n)], np.r_[m, 0.0], np.r_[1 / s**2, 1.0]
+    s2 = 1.0
+    for _ in range(200):
+        theta = np.linalg.solve(A.T @ A / s2 + np.diag(P), A.T @ ys / s2 + P * mu)
+        s2 = ((ys - A @ theta) ** 2).mean()
+    np.testing.assert_allclose(np.r_[W.ravel(), b], theta, atol=1e-5)
+    # and not the plain ridge of the default prior
+    plain = np.linalg.solve(A.T @ A / s2 + np.eye(4), A.T @ ys / s2)
+    assert np.abs(plain - theta).max() > 0.1
