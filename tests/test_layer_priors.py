@@ -318,6 +318,13 @@ def test_output_bias_prior_sets_the_base_rates_without_signal():
     b_map = optimize.minimize(energy, np.log(rates), tol=1e-12).x
     np.testing.assert_allclose(freq, softmax(b_map), atol=2e-3)
     np.testing.assert_allclose(freq, rates, atol=0.02)
+    # the prior predictive: softmax(b), b ~ N(log r, s^2), weights ~ N(0, 1e-6)
+    draws = clf.sample_prior_predictive(X, n_samples=400, random_state=0)
+    assert draws.shape == (60, 3, 400)
+    b = np.log(rates) + s * np.random.RandomState(0).randn(100000, 3)
+    p = softmax(b, axis=1)
+    np.testing.assert_allclose(draws.mean((0, 2)), p.mean(0),
+                               atol=5 * p.std(0).max() / np.sqrt(400))
     plain = BayesianMLPClassifier((), prior=GaussianPrior(1e-3), **kw).fit(X, y)
     np.testing.assert_allclose(plain.predict_proba(X).mean(0), [1 / 3] * 3,
                                atol=0.02)
