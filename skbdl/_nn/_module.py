@@ -82,10 +82,6 @@ class MLP(nn.Module):
         """``[(weight, bias), ...]`` for every linear layer, head last."""
         return [(m.weight, m.bias) for m in (*self.hidden, self.head)]
 
-    def prior_parameters(self):
-        """The parameters the weight prior applies to."""
-        return [p for layer in self.layers() for p in layer]
-
 
 def stack_layers(per_draw):
     """Stack the layers of several networks on a leading draw axis.

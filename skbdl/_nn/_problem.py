@@ -103,8 +103,8 @@ class TrainingProblem:
         return module.to(self.device)
 
     def neg_log_prior(self, module):
-        """``-log p(w)`` of the module's weights under the problem's prior."""
-        return self.prior.neg_log_prob(module.prior_parameters())
+        """``-log p(w)`` of the module's layers under the problem's prior."""
+        return self.prior.neg_log_prob_layers(module.layers())
 
     def train(self, module, *, seeds, likelihood, optimizer=torch.optim.Adam,
               optimizer_kwargs=None, params=None, noise="refit", extra_energy="prior",

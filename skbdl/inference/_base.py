@@ -32,6 +32,10 @@ hyper-parameters. The estimator clones it into ``method_`` and calls:
     multiple of ``M`` weights each draw so every item counts ``1 / M``.
 ``default_n_samples``
     Number of draws used when the estimator's ``n_samples`` is None.
+``weight_draws() -> [(W, b), ...] or None``
+    Optional: the stored weights stacked on a leading axis (a mode, the
+    members, the kept draws); the estimators read ``feature_inclusion_``
+    of a spike-and-slab prior from them. The default is ``module_``.
 
 The training hooks, all explicit arguments (``TrainingProblem``):
 
@@ -61,6 +65,8 @@ A new method is one new file defining such a class plus one line in
 
 import torch
 from sklearn.base import BaseEstimator
+
+from .._nn import stack_layers
 
 
 def equal_mixture_weights(n_samples, n_items):
@@ -177,6 +183,25 @@ class BaseInference(BaseEstimator):
             Number of float32-equivalent values held per row.
         """
         return n_draws * width
+
+    def weight_draws(self):
+        """Return the network weights the posterior stores, stacked on draws.
+
+        The estimators read the posterior inclusion probabilities of a
+        spike-and-slab prior from them (``feature_inclusion_``). The default
+        is the trained ``module_`` (a point estimate, ``M = 1``): MAP, the
+        mode of Laplace, the weights of MC dropout.
+
+        Returns
+        -------
+        layers : list of (torch.Tensor, torch.Tensor) or None
+            Weights ``(M, out, in)`` and biases ``(M, out)``; None when the
+            method stores no weights.
+        """
+        module = getattr(self, "module_", None)
+        if module is None or not hasattr(module, "layers"):
+            return None
+        return stack_layers([module.layers()])
 
     def draw_weights(self, n_samples):
         """Return the weights of ``n_samples`` draws in the predictive average.

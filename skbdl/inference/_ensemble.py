@@ -6,6 +6,7 @@ import torch
 from joblib import Parallel, delayed
 
 from .._nn import stack_layers, stacked_forward
+from ..priors import check_prior_support
 from ..utils._sklearn import Interval
 from ..utils._torch import torch_threads
 from ._base import BaseInference, equal_mixture_weights
@@ -81,6 +82,7 @@ class Ensemble(BaseInference):
         return self.n_members
 
     def fit(self, problem):
+        check_prior_support(problem.prior, "Ensemble", "log_prob")
         results = Parallel(n_jobs=self.n_jobs)(
             delayed(_train_member)(problem, problem.seeds.child(k))
             for k in range(self.n_members)
@@ -98,6 +100,16 @@ class Ensemble(BaseInference):
     def _stack(self):
         """Stack member weights on a leading axis for vectorised evaluation."""
         self._layers = stack_layers([m.layers() for m in self.modules_])
+
+    def weight_draws(self):
+        """Return the members' weights stacked (see ``BaseInference``).
+
+        Returns
+        -------
+        layers : list of (torch.Tensor, torch.Tensor)
+            Weights ``(n_members, out, in)`` and biases ``(n_members, out)``.
+        """
+        return self._layers
 
     def _members(self, n_samples):
         return torch.arange(n_samples) % self.n_members

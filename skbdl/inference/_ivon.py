@@ -7,7 +7,7 @@ import torch
 from skorch.callbacks import Callback
 
 from .._nn import stacked_forward
-from ..priors import GaussianPrior
+from ..priors import GaussianPrior, check_prior_support
 from ..utils._sklearn import Interval, StrOptions
 from ._base import BaseInference
 from ._ivon_update import IVONDivergedError, IVONUpdate
@@ -27,6 +27,7 @@ def gaussian_prior_precision(prior, method, why):
             f"{method} needs a GaussianPrior ({why}); got prior={prior!r}. Pass "
             f"prior=GaussianPrior(scale=...) or a float scale."
         )
+    check_prior_support(prior, method, "gaussian")
     return prior.precision
 
 

@@ -10,6 +10,7 @@ import torch
 from scipy.optimize import minimize_scalar
 
 from .._nn import activation, split_weight_bias, stacked_forward, train_valid_split
+from ..priors import check_prior_support
 from ..utils._sklearn import Interval, StrOptions
 from ._base import BaseInference
 from ._curvature import (
@@ -274,6 +275,7 @@ class Laplace(BaseInference):
 
     # ------------------------------------------------------------------ fit
     def fit(self, problem):
+        check_prior_support(problem.prior, "Laplace", "precision")
         self._check_zellner()
         if problem.X.device.type != "cpu":
             raise ValueError(

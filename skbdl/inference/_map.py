@@ -3,6 +3,7 @@
 import torch
 
 from .._nn import stacked_forward
+from ..priors import check_prior_support
 from ._base import BaseInference
 
 
@@ -46,6 +47,7 @@ class MAP(BaseInference):
         pass
 
     def fit(self, problem):
+        check_prior_support(problem.prior, "MAP", "log_prob")
         self.module_ = problem.build_module(problem.seeds)
         self.likelihood_ = problem.new_likelihood()
         self.loss_curve_ = problem.train(self.module_, seeds=problem.seeds,

@@ -5,6 +5,7 @@ from numbers import Integral, Real
 import torch
 
 from .._nn import stacked_forward
+from ..priors import check_prior_support
 from ..utils._sklearn import Interval
 from ._base import BaseInference
 
@@ -69,6 +70,7 @@ class MCDropout(BaseInference):
         return self.n_samples
 
     def fit(self, problem):
+        check_prior_support(problem.prior, "MCDropout", "log_prob")
         self.module_ = problem.build_module(problem.seeds, dropout=self.p)
         self.likelihood_ = problem.new_likelihood()
         self.loss_curve_ = problem.train(self.module_, seeds=problem.seeds,

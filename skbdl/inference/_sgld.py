@@ -12,6 +12,7 @@ from joblib import Parallel, delayed
 from sklearn.exceptions import ConvergenceWarning
 
 from .._nn import stack_layers, stacked_forward
+from ..priors import check_prior_support
 from ..utils._diagnostics import ess_bulk, split_rhat
 from ..utils._sklearn import Interval, StrOptions
 from ..utils._torch import torch_threads
@@ -85,7 +86,7 @@ def _traces(problem, layers, act, likelihood, rows):
         yr = yr if yr.dtype == torch.long else yr.double()
         nll = torch.stack([likelihood.nll(fs, yr) for fs in f])
         prior = torch.stack([
-            problem.prior.neg_log_prob([t[s] for wb in layers for t in wb])
+            problem.prior.neg_log_prob_layers([(w[s], b[s]) for w, b in layers])
             for s in range(f.shape[0])
         ])
         energy = n * nll.double().mean(1) + prior.double()
@@ -296,6 +297,7 @@ class SGLD(BaseInference):
         return steps, noisy, _kept_steps(keep, int(self.n_keep), self.thinning)
 
     def fit(self, problem):
+        check_prior_support(problem.prior, "SGLD", "log_prob")
         problem = dataclasses.replace(problem, valid=None)  # chains run to the end
         rng = np.random.default_rng(problem.seeds.seed("split"))
         order = rng.permutation(problem.n_train)
@@ -378,6 +380,16 @@ class SGLD(BaseInference):
             None when ``S`` is a multiple of ``n_draws_`` (see ``Ensemble``).
         """
         return equal_mixture_weights(n_samples, self.n_draws_)
+
+    def weight_draws(self):
+        """Return the pooled draws (see ``BaseInference``).
+
+        Returns
+        -------
+        layers : list of (torch.Tensor, torch.Tensor)
+            ``draws_``: weights ``(S, out, in)`` and biases ``(S, out)``.
+        """
+        return self.draws_
 
     def sample_f(self, X, n_samples, generator):
         idx = torch.arange(n_samples, device=X.device) % self.n_draws_

@@ -122,10 +122,6 @@ class MeanFieldMLP(nn.Module):
         """``[(sigma_W, sigma_b), ...]`` of every layer, head last."""
         return self._split(self.std())
 
-    def prior_parameters(self):
-        """The means (a point estimate's prior term; VI uses ``kl`` instead)."""
-        return [self.mu]
-
     @torch.no_grad()
     def set_std(self, std):
         """Set every posterior standard deviation to ``std``."""

@@ -60,6 +60,7 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
         "prior": [
             None,
             Interval(Real, 0, None, closed="neither"),
+            dict,
             HasMethods(["neg_log_prob", "sample"]),
         ],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
@@ -145,7 +146,23 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
             self.method_.fit(problem)
         self.loss_curve_ = list(self.method_.loss_curve_)
         self.n_iter_ = len(self.loss_curve_)
+        self._set_feature_inclusion(problem.prior)
         return self
+
+    def _set_feature_inclusion(self, prior):
+        """``feature_inclusion_``: P(gamma_i = 1 | W) averaged over the stored
+        weights (one at a mode, every member or kept draw otherwise); absent
+        when the prior has no spike-and-slab part."""
+        if hasattr(self, "feature_inclusion_"):
+            del self.feature_inclusion_
+        layers = self.method_.weight_draws()
+        if layers is None:
+            return
+        with torch.no_grad():
+            inclusion = prior.feature_inclusion([(w.double(), b.double())
+                                                 for w, b in layers])
+        if inclusion is not None:
+            self.feature_inclusion_ = inclusion.mean(0).cpu().numpy()
 
     def _check_device(self):
         try:
@@ -199,6 +216,9 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
             (X, y), valid = train_valid_split(
                 X, y, self.validation_fraction, seeds.generator("split")
             )
+        prior = resolve_prior(self.prior, getattr(self, "feature_names_in_", None))
+        prior.check_layers([X.shape[1], *self._hidden_sizes(),
+                            self._likelihood().n_latent(self._n_outputs())])
         return TrainingProblem(
             X=X,
             y=y,
@@ -206,7 +226,7 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
             n_outputs=self._n_outputs(),
             hidden_layer_sizes=self._hidden_sizes(),
             activation=self.activation,
-            prior=resolve_prior(self.prior),
+            prior=prior,
             seeds=seeds,
             max_epochs=self.max_epochs,
             batch_size=batch_size,
@@ -308,27 +328,28 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
         Works before ``fit`` when the output width is known without data
         (the regressor); after ``fit`` the input width is checked.
         """
+        names = getattr(self, "feature_names_in_", None)
         if hasattr(self, "n_features_in_"):
             X = to_tensor(self._validate_X(X), device=self.device)
         else:
+            columns = getattr(X, "columns", None)
+            names = None if columns is None else np.asarray(columns, dtype=object)
             X = to_tensor(
                 validate_data(self, X, dtype=[np.float64, np.float32], reset=False),
                 device=self.device,
             )
         n_samples = _check_n_samples(n_samples)
         generator = Seeds.from_random_state(random_state).generator("init")
-        prior = resolve_prior(self.prior)
+        prior = resolve_prior(self.prior, names)
         sizes = [
             X.shape[1],
             *self._hidden_sizes(),
             self._likelihood().n_latent(self._n_outputs()),
         ]
+        prior.check_layers(sizes)
         layers = [
-            (
-                prior.sample((n_samples, b, a), generator).to(X.device),
-                prior.sample((n_samples, b), generator).to(X.device),
-            )
-            for a, b in zip(sizes[:-1], sizes[1:])
+            (w.to(X.device), b.to(X.device))
+            for w, b in prior.sample_layers(sizes, n_samples, generator)
         ]
         work = len(X) * n_samples * count_weights(sizes)
         with torch_threads(work=work), torch.no_grad():

@@ -34,10 +34,13 @@ class BayesianMLPClassifier(ClassifierMixin, BaseBayesianMLP):
         ``skbdl.inference.Ensemble(n_members=5)``. The default is ``"map"``:
         on digits no tuned Laplace improved on its accuracy, NLL or OOD
         confidence (docs/benchmarks/RESULTS.md).
-    prior : None, float or prior object, default=None
+    prior : None, float, dict or prior object, default=None
         Prior over the weights. None is ``GaussianPrior(scale=1.0)``; a float
-        is the scale of a Gaussian prior; or an object from
-        :mod:`skbdl.priors`. For MAP training a Gaussian prior is weight decay.
+        is the scale of a Gaussian prior; a dict with keys among ``"input"``,
+        ``"output_bias"`` and ``"default"`` is a ``LayerwisePrior``; or an
+        object from :mod:`skbdl.priors`. For MAP training a Gaussian prior
+        is weight decay. A method that cannot use the prior raises a
+        ``ValueError`` at ``fit``.
     max_epochs : int, default=200
         Passes over the training data.
     batch_size : int or "auto", default="auto"
@@ -78,6 +81,11 @@ class BayesianMLPClassifier(ClassifierMixin, BaseBayesianMLP):
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of features seen during fit, when X has string column names.
+    feature_inclusion_ : ndarray of shape (n_features_in_,)
+        Only with a spike-and-slab prior on the input layer: the posterior
+        inclusion probability ``P(gamma_i = 1 | W)`` of each feature, at the
+        trained weights for MAP and MC dropout, averaged over the members
+        (Ensemble) or kept draws (SGLD).
 
     See Also
     --------

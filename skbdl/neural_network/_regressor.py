@@ -37,9 +37,13 @@ class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
         rows nothing is held out). On diabetes, Friedman #1 and a sinusoid
         it had a lower test NLL, and 90 % intervals closer to 90 % coverage,
         than ``"map"`` (docs/benchmarks/RESULTS.md).
-    prior : None, float or prior object, default=None
+    prior : None, float, dict or prior object, default=None
         Prior over the weights. None is ``GaussianPrior(scale=1.0)``; a float
-        is the scale of a Gaussian prior.
+        is the scale of a Gaussian prior; a dict with keys among ``"input"``,
+        ``"output_bias"`` and ``"default"`` is a ``LayerwisePrior``; or an
+        object from :mod:`skbdl.priors`. For MAP training a Gaussian prior
+        is weight decay. A method that cannot use the prior raises a
+        ``ValueError`` at ``fit``.
     heteroscedastic : bool, default=False
         If True the network outputs a log noise variance per row; otherwise
         one noise variance is learned for all rows.
@@ -78,6 +82,11 @@ class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of features seen during fit, when X has string column names.
+    feature_inclusion_ : ndarray of shape (n_features_in_,)
+        Only with a spike-and-slab prior on the input layer: the posterior
+        inclusion probability ``P(gamma_i = 1 | W)`` of each feature, at the
+        trained weights for MAP and MC dropout, averaged over the members
+        (Ensemble) or kept draws (SGLD).
 
     See Also
     --------

@@ -1,0 +1,453 @@
+"""Priors that know the network's layers: spike-and-slab feature selection on
+the input layer, and the layer-wise composition of priors."""
+
+from numbers import Real
+
+import numpy as np
+import torch
+
+from ..utils._sklearn import HasMethods, Interval
+from ._elementwise import _LOG_SQRT_2PI, GaussianPrior, _BasePrior, _tensor, _values
+
+
+class SpikeAndSlabPrior(_BasePrior):
+    """Spike-and-slab prior on the input layer: one indicator per input feature.
+
+    The first layer's weight ``W`` has shape ``(out, n_features)``; column
+    ``i`` holds the ``out`` weights leaving feature ``i``, a group that
+    shares one indicator ``gamma_i ~ Bernoulli(rho_i)``::
+
+        p(W[:, i] | gamma_i = 1) = prod_j N(W[j, i]; mu_i, sigma_i^2)    (slab)
+        p(W[:, i] | gamma_i = 0) = prod_j N(W[j, i]; 0, s_0^2)           (spike)
+
+    The point mass ``delta_0`` of the exact prior is replaced by the narrow
+    Gaussian spike ``N(0, s_0^2)`` (the continuous relaxation of George and
+    McCulloch, 1993), so the density is smooth and every gradient method
+    can use it. The indicators are marginalised in closed form, group by
+    group: ``-log p(W) = -sum_i log(rho_i p(W[:, i] | 1) + (1 - rho_i)
+    p(W[:, i] | 0))``, the exact log density of this two-component mixture
+    (no constant omitted). The exact point mass is used nowhere.
+
+    Used alone as an estimator's ``prior`` it applies to the input layer's
+    weights and every other weight and bias gets ``GaussianPrior(1.0)``;
+    use ``LayerwisePrior(input=SpikeAndSlabPrior(...), default=...)`` to
+    choose the rest. After ``fit`` the estimators expose
+    ``feature_inclusion_``, the posterior inclusion probability
+    ``P(gamma_i = 1 | W)`` of each feature (``inclusion_probability``).
+
+    Parameters
+    ----------
+    inclusion_prob : float, array-like of shape (n_features,) or dict, default=0.5
+        Prior inclusion probability ``rho`` of each feature, in ``[0, 1]``.
+        A dict maps column names of a DataFrame ``X`` to their ``rho``
+        (checked against ``feature_names_in_`` at ``fit``); columns it
+        does not name get 0.5.
+    scale : float or array-like of shape (n_features,), default=1.0
+        Slab standard deviation ``sigma``.
+    mean : float or array-like of shape (n_features,), default=0.0
+        Slab mean ``mu``.
+    spike_scale : float, default=0.01
+        Standard deviation ``s_0`` of the spike; must be positive and is
+        meant to be much smaller than ``scale``.
+
+    See Also
+    --------
+    LayerwisePrior : Compose it with priors on the other layers.
+
+    Notes
+    -----
+    The relaxed density has one mode per subset of included features, and
+    gradient training finds the one its start leads to. Measured on 200
+    rows with 20 features of which 3 drive y: a linear model
+    (``hidden_layer_sizes=()``) under MAP or SGLD gives the three relevant
+    features an inclusion of 1.0 and the others at most 0.02. With a hidden
+    layer of 10 units, MAP from the default initialisation kept every
+    feature in the slab (inclusion 1.0) at ``spike_scale=0.01``, and with a
+    wider spike (0.05, 0.1) moved relevant features into it too (the next
+    layer's weights make up for small input weights).
+
+    References
+    ----------
+    .. [1] E. I. George and R. E. McCulloch, "Variable Selection via Gibbs
+       Sampling", Journal of the American Statistical Association 88, 1993.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skbdl.priors import SpikeAndSlabPrior
+    >>> prior = SpikeAndSlabPrior(inclusion_prob=0.5, spike_scale=0.01)
+    >>> W = torch.tensor([[1.0, 0.0], [-1.0, 0.001]])  # (out=2, features=2)
+    >>> prior.inclusion_probability(W).round(decimals=3)
+    tensor([1., 0.])
+    """
+
+    _parameter_constraints = {
+        "inclusion_prob": [Interval(Real, 0, 1, closed="both"), "array-like", dict],
+        "scale": [Interval(Real, 0, None, closed="neither"), "array-like"],
+        "mean": [Real, "array-like"],
+        "spike_scale": [Interval(Real, 0, None, closed="neither")],
+    }
+    _vector_params = ("inclusion_prob", "scale", "mean")
+
+    def __init__(self, inclusion_prob=0.5, scale=1.0, mean=0.0, spike_scale=0.01):
+        self.inclusion_prob = inclusion_prob
+        self.scale = scale
+        self.mean = mean
+        self.spike_scale = spike_scale
+
+    def _check_values(self):
+        _values(self, "inclusion_prob", low=0, high=1)
+        _values(self, "scale", positive=True)
+        _values(self, "mean")
+
+    def _unsupported(self, needs):
+        if needs != "log_prob":
+            return "a mixture per feature has no single Gaussian precision"
+        return None
+
+    def _check_shape(self, shape, where):
+        if len(shape) != 2:
+            raise ValueError(
+                f"SpikeAndSlabPrior groups the input layer's weight (out, "
+                f"n_features) by column; it cannot apply to {where} of shape "
+                f"{tuple(shape)}."
+            )
+        super()._check_shape(shape, where)
+
+    def _log_components(self, weight):
+        """``(log rho_i + log p(W_i | 1), log(1 - rho_i) + log p(W_i | 0))``,
+        each of shape ``(..., n_features)`` for ``weight`` ``(..., out, in)``."""
+        rho = _tensor(np.asarray(self.inclusion_prob, float), weight)
+        mu = _tensor(np.asarray(self.mean, float), weight)
+        sigma = _tensor(np.asarray(self.scale, float), weight)
+        s0 = float(self.spike_scale)
+        n = weight.shape[-2]
+        slab = (-0.5 * ((weight - mu) / sigma).pow(2).sum(-2)
+                - n * (torch.log(sigma) + _LOG_SQRT_2PI))
+        spike = -0.5 * (weight / s0).pow(2).sum(-2) - n * (np.log(s0) + _LOG_SQRT_2PI)
+        return torch.log(rho) + slab, torch.log1p(-rho) + spike
+
+    def _neg_log_prob(self, param):
+        if param.dim() < 2:
+            raise ValueError(
+                "SpikeAndSlabPrior applies to a weight matrix of shape (out, "
+                f"n_features); got a tensor of shape {tuple(param.shape)}."
+            )
+        slab, spike = self._log_components(param)
+        return -torch.logaddexp(slab, spike).sum()
+
+    def inclusion_probability(self, weight):
+        """Posterior inclusion probability ``P(gamma_i = 1 | W)`` of each feature.
+
+        Parameters
+        ----------
+        weight : torch.Tensor of shape (..., out, n_features)
+            The input layer's weight (leading axes, e.g. draws, are kept).
+
+        Returns
+        -------
+        inclusion : torch.Tensor of shape (..., n_features)
+            ``rho_i p(W_i | 1) / (rho_i p(W_i | 1) + (1 - rho_i) p(W_i | 0))``.
+        """
+        slab, spike = self._log_components(weight)
+        return torch.exp(slab - torch.logaddexp(slab, spike))
+
+    def sample(self, shape, generator):
+        """Draw input-layer weights from the (relaxed) prior.
+
+        Parameters
+        ----------
+        shape : tuple of int
+            ``(..., out, n_features)``; one indicator per feature and
+            leading index.
+        generator : torch.Generator
+            Source of randomness.
+
+        Returns
+        -------
+        draw : torch.Tensor of shape ``shape``
+            The weights: slab draws for included features, spike draws
+            ``N(0, spike_scale^2)`` for the others.
+        """
+        if len(shape) < 2:
+            raise ValueError(
+                f"SpikeAndSlabPrior draws weight matrices (..., out, n_features); "
+                f"got shape {tuple(shape)}."
+            )
+        u = torch.rand((*shape[:-2], 1, shape[-1]), generator=generator)
+        eps = torch.randn(shape, generator=generator)
+        rho = _tensor(np.asarray(self.inclusion_prob, float), u)
+        slab = _tensor(np.asarray(self.mean, float), eps) + _tensor(
+            np.asarray(self.scale, float), eps) * eps
+        return torch.where(u < rho, slab, float(self.spike_scale) * eps)
+
+    def neg_log_prob_layers(self, layers):
+        """Negative log density of a network: this prior on the input weights.
+
+        Parameters
+        ----------
+        layers : list of (torch.Tensor, torch.Tensor)
+            ``(weight, bias)`` of every linear layer, head last.
+
+        Returns
+        -------
+        value : torch.Tensor
+            A scalar tensor: ``LayerwisePrior(input=self)`` (the other
+            weights and biases under ``GaussianPrior(1.0)``).
+        """
+        return LayerwisePrior(input=self).neg_log_prob_layers(layers)
+
+    def sample_layers(self, sizes, n_samples, generator):
+        """Draw networks: this prior on the input weights, ``N(0, 1)`` elsewhere.
+
+        Parameters
+        ----------
+        sizes : sequence of int
+            Widths ``[n_in, hidden..., n_out]``.
+        n_samples : int
+            Number of networks ``S``.
+        generator : torch.Generator
+            Source of randomness.
+
+        Returns
+        -------
+        layers : list of (torch.Tensor, torch.Tensor)
+            Weights of shape ``(S, out, in)`` and biases ``(S, out)``.
+        """
+        return LayerwisePrior(input=self).sample_layers(sizes, n_samples, generator)
+
+    def check_layers(self, sizes):
+        """Check that the prior fits a network of widths ``sizes``.
+
+        Parameters
+        ----------
+        sizes : sequence of int
+            Widths ``[n_in, hidden..., n_out]``.
+
+        Raises
+        ------
+        ValueError
+            When a per-feature hyper-parameter has the wrong length.
+        """
+        LayerwisePrior(input=self).check_layers(sizes)
+
+    def feature_inclusion(self, layers):
+        """Posterior inclusion probability of each input feature.
+
+        Parameters
+        ----------
+        layers : list of (torch.Tensor, torch.Tensor)
+            Stacked layers, weights of shape ``(M, out, in)``.
+
+        Returns
+        -------
+        inclusion : torch.Tensor of shape (M, in)
+            ``inclusion_probability`` of the input layer's weight.
+        """
+        return self.inclusion_probability(layers[0][0])
+
+
+class LayerwisePrior(_BasePrior):
+    """Different priors for the input layer, the output bias and the rest.
+
+    The network's layers are ``[(W_1, b_1), ..., (W_L, b_L)]``, head last.
+    ``input`` applies to ``W_1`` (shape ``(out, n_features)``, so a
+    per-feature hyper-parameter is one value per column), ``output_bias``
+    to ``b_L`` (shape ``(n_outputs,)``), and ``default`` to every other
+    weight and bias. The density is the product of the parts. Each part is
+    a parameter, so ``GridSearchCV`` tunes, e.g.,
+    ``prior__input__inclusion_prob``.
+
+    Parameters
+    ----------
+    input : prior object, default=None
+        Prior of the input layer's weight; None uses ``default``.
+    output_bias : prior object, default=None
+        Prior of the output layer's bias, e.g. ``GaussianPrior(mean=log
+        base rates)`` for a classifier; None uses ``default``.
+    default : prior object, default=None
+        Prior of every other weight and bias; None is ``GaussianPrior(1.0)``.
+        Its hyper-parameters must be scalars.
+
+    See Also
+    --------
+    SpikeAndSlabPrior : Feature selection on the input layer.
+    GaussianPrior : Per-feature scales and means.
+
+    Notes
+    -----
+    ``neg_log_prob_layers`` is the sum of the parts' ``neg_log_prob``, each
+    up to its own documented constant.
+
+    Examples
+    --------
+    >>> from skbdl.priors import GaussianPrior, LayerwisePrior, SpikeAndSlabPrior
+    >>> prior = LayerwisePrior(input=SpikeAndSlabPrior(inclusion_prob=0.2),
+    ...                        output_bias=GaussianPrior(mean=[-1.0, 1.0]))
+    >>> prior.get_params()["input__inclusion_prob"]
+    0.2
+    """
+
+    _parameter_constraints = {
+        key: [None, HasMethods(["neg_log_prob", "sample"])]
+        for key in ("input", "output_bias", "default")
+    }
+
+    def __init__(self, input=None, output_bias=None, default=None):
+        self.input = input
+        self.output_bias = output_bias
+        self.default = default
+
+    def _parts(self):
+        default = GaussianPrior() if self.default is None else self.default
+        pick = {"input": self.input, "output_bias": self.output_bias}
+        parts = {k: default if v is None else v for k, v in pick.items()}
+        return {**parts, "default": default}
+
+    def _assign(self, n_layers):
+        """The part of each tensor: ``[(part of W_l, part of b_l), ...]``."""
+        parts = self._parts()
+        plan = [[parts["default"], parts["default"]] for _ in range(n_layers)]
+        plan[0][0] = parts["input"]
+        plan[-1][1] = parts["output_bias"]
+        return plan
+
+    def _check_values(self):
+        for key, part in self._parts().items():
+            if isinstance(part, LayerwisePrior) or (
+                isinstance(part, SpikeAndSlabPrior) and key != "input"
+            ):
+                raise ValueError(
+                    f"The {key!r} part of LayerwisePrior cannot be a "
+                    f"{type(part).__name__}: SpikeAndSlabPrior is for 'input' only, "
+                    f"and LayerwisePrior does not nest."
+                )
+            part._validate_params()
+            part._check_values()
+
+    def _unsupported(self, needs):
+        if needs != "log_prob":
+            return "it puts different priors on different layers"
+        reasons = {key: part._unsupported(needs) for key, part in self._parts().items()}
+        bad = {k: r for k, r in reasons.items() if r}
+        if bad:
+            return "; ".join(f"its {k!r} part {r}" for k, r in bad.items())
+        return None
+
+    def neg_log_prob(self, params):
+        """Not defined on a flat list: use ``neg_log_prob_layers``.
+
+        Parameters
+        ----------
+        params : iterable of torch.Tensor
+            Ignored.
+
+        Returns
+        -------
+        value : torch.Tensor
+            Never returned.
+
+        Raises
+        ------
+        TypeError
+            Always: the parts depend on which layer a tensor belongs to.
+        """
+        raise TypeError(
+            "LayerwisePrior needs the layer structure: call "
+            "neg_log_prob_layers([(W, b), ...]) instead of neg_log_prob."
+        )
+
+    def neg_log_prob_layers(self, layers):
+        """Negative log density of a whole network, each part up to its constant.
+
+        Parameters
+        ----------
+        layers : list of (torch.Tensor, torch.Tensor)
+            ``(weight, bias)`` of every linear layer, head last.
+
+        Returns
+        -------
+        value : torch.Tensor
+            A scalar tensor, differentiable in the layers.
+        """
+        plan = self._assign(len(layers))
+        return sum(part.neg_log_prob([t]) for parts, layer in zip(plan, layers)
+                   for part, t in zip(parts, layer))
+
+    def sample(self, shape, generator):
+        """Draw a tensor from the ``default`` part.
+
+        Parameters
+        ----------
+        shape : tuple of int
+            Shape of the tensor to draw.
+        generator : torch.Generator
+            Source of randomness.
+
+        Returns
+        -------
+        draw : torch.Tensor of shape ``shape``
+            Weights from ``default`` (use ``sample_layers`` for a network).
+        """
+        return self._parts()["default"].sample(shape, generator)
+
+    def sample_layers(self, sizes, n_samples, generator):
+        """Draw the layers of ``n_samples`` networks, each tensor from its part.
+
+        Parameters
+        ----------
+        sizes : sequence of int
+            Widths ``[n_in, hidden..., n_out]``.
+        n_samples : int
+            Number of networks ``S``.
+        generator : torch.Generator
+            Source of randomness.
+
+        Returns
+        -------
+        layers : list of (torch.Tensor, torch.Tensor)
+            Weights of shape ``(S, out, in)`` and biases ``(S, out)``.
+        """
+        plan = self._assign(len(sizes) - 1)
+        return [
+            (pw.sample((n_samples, b, a), generator),
+             pb.sample((n_samples, b), generator))
+            for (pw, pb), a, b in zip(plan, sizes[:-1], sizes[1:])
+        ]
+
+    def check_layers(self, sizes):
+        """Check each part against the tensors it applies to.
+
+        Parameters
+        ----------
+        sizes : sequence of int
+            Widths ``[n_in, hidden..., n_out]``.
+
+        Raises
+        ------
+        ValueError
+            When a per-feature hyper-parameter has the wrong length, or the
+            ``default`` part has per-feature hyper-parameters.
+        """
+        parts = self._parts()
+        parts["default"].check_layers(sizes)
+        parts["input"]._check_shape(
+            (sizes[1], sizes[0]),
+            f"the input layer's weight (n_features_in_={sizes[0]} columns)")
+        parts["output_bias"]._check_shape(
+            (sizes[-1],), f"the output bias ({sizes[-1]} outputs)")
+
+    def feature_inclusion(self, layers):
+        """Posterior inclusion probability of each input feature, if defined.
+
+        Parameters
+        ----------
+        layers : list of (torch.Tensor, torch.Tensor)
+            Stacked layers, weights of shape ``(M, out, in)``.
+
+        Returns
+        -------
+        inclusion : torch.Tensor of shape (M, in) or None
+            None unless ``input`` is a ``SpikeAndSlabPrior``.
+        """
+        return self._parts()["input"].feature_inclusion(layers)
