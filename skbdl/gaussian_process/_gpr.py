@@ -1,6 +1,8 @@
 """GPRegressor: scikit-learn's GaussianProcessRegressor, computed in torch."""
 
 import math
+import warnings
+from contextlib import nullcontext
 from numbers import Integral, Real
 
 import numpy as np
@@ -19,15 +21,20 @@ from ..utils._sklearn import (
     check_kernel_bounds,
     validate_data,
 )
+from . import _numpy_exact
 from ._base import GPPredictMixin
-from ._kernels import TorchKernel
-from ._linalg import gp_threads
+from ._kernels import TorchKernel, compile_kernel, supported_kernels
+from ._linalg import GPLinAlgError, gp_threads
 from ._optimize import make_objective, optimize
 from ._posterior import ExactPosterior, SparsePosterior, exact_lml, sgpr_lml
 
 # Exact inference up to this many samples under inference="auto": one fit
 # at n = 4000 takes about a minute on 2 cores (docs/benchmarks/RESULTS.md).
 EXACT_MAX_SAMPLES = 4000
+# Below this many training rows the exact GP runs on the kernel's own NumPy
+# __call__ and LAPACK, where torch's per-operation overhead costs more than
+# it saves (docs/benchmarks/RESULTS.md, "small n").
+NUMPY_MAX_SAMPLES = 300
 _SPARSE_MAX_ITER = 200
 _KMEANS_MAX_SAMPLES = 10000
 # n_inducing="auto": at most 2048 inducing points, fewer beyond 10^5 rows so
@@ -217,8 +224,9 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training inputs.
+        X : array-like of shape (n_samples, n_features) or list of object
+            Training inputs (a list of objects for kernels on structured
+            data, whose ``requires_vector_input`` is False).
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Target values.
 
@@ -229,16 +237,23 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         """
         self.kernel_ = C(1.0) * RBF(1.0) if self.kernel is None else clone(self.kernel)
         self._rng = check_random_state(self.random_state)
-        tk = TorchKernel(self.kernel_)
+        vector = self.kernel_.requires_vector_input
         X, y = validate_data(
-            self, X, y, multi_output=True, y_numeric=True, dtype=np.float64
-        )
+            self, X, y, multi_output=True, y_numeric=True,
+            ensure_2d=vector, dtype=np.float64 if vector else None,
+        )  # fmt: skip
         Y = self._prepare_targets(y)
-        noise = self._noise_vector(X.shape[0])
+        n = X.shape[0]
+        noise = self._noise_vector(n)
         self.X_train_ = np.copy(X) if self.copy_X_train else X
         self.y_train_ = Y[:, 0] if y.ndim == 1 else Y
-        n = X.shape[0]
-        self.inference_ = self._resolve_inference(n)
+        tk = compile_kernel(self.kernel_)
+        self.inference_ = self._resolve_inference(n, tk)
+        self._engine = self._choose_engine(n, tk)
+        if self._engine == "numpy":
+            with gp_threads(n) if n >= NUMPY_MAX_SAMPLES else nullcontext():
+                self._fit_numpy(self.X_train_, Y, noise)
+            return self
         with gp_threads(n):
             t = self._tensors(X, Y, noise)
             if self.inference_ == "exact":
@@ -247,6 +262,71 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
             else:
                 self._fit_sgpr(tk, t, X)
         return self
+
+    def _choose_engine(self, n, tk):
+        """The engine of exact inference: "numpy" (the kernel's own __call__)
+        below NUMPY_MAX_SAMPLES rows or for a kernel with no torch
+        compilation, else "torch" (always "torch" for SGPR)."""
+        if self.inference_ == "sgpr":
+            return "torch"
+        if tk is not None:
+            small = n < NUMPY_MAX_SAMPLES and self._device().type == "cpu"
+            return "numpy" if small else "torch"
+        if n >= NUMPY_MAX_SAMPLES:
+            warnings.warn(
+                f"The kernel {self.kernel_} has no torch compilation (see "
+                "skbdl.gaussian_process._kernels.supported_kernels); "
+                "GPRegressor evaluates it with its own NumPy __call__, as "
+                "scikit-learn does, without the speed-up of the torch path.",
+                UserWarning,
+                stacklevel=3,
+            )
+        return "numpy"
+
+    def _fit_numpy(self, X, Y, noise):
+        """Alg. 2.1 on the kernel's NumPy evaluation: optimise, then factor."""
+        kernel = self.kernel_
+
+        def obj_func(theta, eval_gradient=True):
+            kernel.theta = theta  # scikit-learn's clone_kernel=False
+            out = _numpy_exact.lml(kernel, X, Y, noise, eval_gradient)
+            return (-out[0], -out[1]) if eval_gradient else -out
+
+        theta0 = kernel.theta
+        if self.optimizer is None or theta0.shape[0] == 0:
+            self.n_iter_ = 0
+            value = _numpy_exact.lml(kernel, X, Y, noise)
+        else:
+            best, value, self.n_iter_ = optimize(
+                obj_func, theta0, kernel.bounds.reshape(-1, 2),
+                optimizer=self.optimizer, n_restarts=self.n_restarts_optimizer,
+                rng=self._rng, n_theta=theta0.shape[0], max_iter=self.max_iter,
+            )  # fmt: skip
+            kernel.theta = best
+            check_kernel_bounds(kernel)
+            value = -value
+        self.log_marginal_likelihood_value_ = np.float64(value)
+        try:
+            L, weights = _numpy_exact.posterior(
+                kernel, X, Y, noise, jitter=self._jitter_allowed()
+            )
+        except GPLinAlgError as exc:
+            raise self._not_pd_error(exc) from exc
+        self.L_ = L
+        self.alpha_ = weights[:, 0] if self.y_train_.ndim == 1 else weights
+
+    def _jitter_allowed(self):
+        """scikit-learn adds nothing to K when the user asks for alpha=0;
+        neither do we (any other alpha: growing jitter, with a warning)."""
+        return bool(np.any(np.asarray(self.alpha) != 0))
+
+    def _not_pd_error(self, exc):
+        return GPLinAlgError(
+            f"The kernel, {self.kernel_}, is not returning a positive definite "
+            "matrix. Try gradually increasing the 'alpha' parameter of your "
+            "GaussianProcessRegressor estimator. (GPRegressor adds no jitter "
+            f"when alpha=0, as scikit-learn.) {exc}"
+        )
 
     def _prepare_targets(self, y):
         if self.n_targets is not None:
@@ -278,7 +358,16 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
             alpha.reshape(-1)[:1] if alpha.size == 1 else alpha, (n,)
         )
 
-    def _resolve_inference(self, n):
+    def _resolve_inference(self, n, tk):
+        if tk is None:
+            if self.inference == "sgpr":
+                raise TypeError(
+                    f"inference='sgpr' needs a kernel with a torch compilation "
+                    f"(gradients with respect to the inducing inputs); "
+                    f"{self.kernel_!r} has none. Supported kernels: "
+                    f"{supported_kernels()}. Use inference='exact' or 'auto'."
+                )
+            return "exact"
         if self.inference == "auto":
             return (
                 "exact" if n <= max(EXACT_MAX_SAMPLES, self._n_inducing(n)) else "sgpr"
@@ -357,7 +446,8 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
             bounds = np.vstack([bounds, free])
         obj_func = make_objective(lml_fn, t["device"])
         if fixed:
-            self.log_marginal_likelihood_value_ = -obj_func(x0, eval_gradient=False)
+            value = -obj_func(x0, eval_gradient=False)
+            self.log_marginal_likelihood_value_ = np.float64(value)
             self.n_iter_ = 0
             return Z
         max_iter = self.max_iter
@@ -370,13 +460,19 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         )  # fmt: skip
         self.kernel_.theta = best[:n_theta]
         check_kernel_bounds(self.kernel_)
-        self.log_marginal_likelihood_value_ = -value
+        self.log_marginal_likelihood_value_ = np.float64(-value)
         return None if Z is None else best[n_theta:].reshape(Z.shape)
 
     def _set_posterior(self, tk, t, Z):
         theta = torch.as_tensor(self.kernel_.theta, device=t["device"])
         if Z is None:
-            post = ExactPosterior(tk, theta, t["X"], t["Y"], t["noise"])
+            try:
+                post = ExactPosterior(
+                    tk, theta, t["X"], t["Y"], t["noise"],
+                    jitter=self._jitter_allowed(),
+                )  # fmt: skip
+            except GPLinAlgError as exc:
+                raise self._not_pd_error(exc) from exc
             self.L_, alpha = post.L.cpu().numpy(), post.alpha
         else:
             Zt = torch.as_tensor(Z, device=t["device"])
@@ -395,7 +491,10 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
 
     # ------------------------------------------------------------- predict
     def _validate_predict(self, X):
-        return validate_data(self, X, reset=False, dtype=np.float64)
+        vector = self.kernel is None or self.kernel.requires_vector_input
+        return validate_data(
+            self, X, reset=False, ensure_2d=vector, dtype=np.float64 if vector else None
+        )
 
     def _predict_prior(self, X, return_std, return_cov):
         if hasattr(self, "X_train_"):
@@ -429,6 +528,11 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         )  # fmt: skip
 
     def _latent(self, X, kind):
+        if getattr(self, "_engine", "torch") == "numpy":
+            weights = self.alpha_.reshape(self.alpha_.shape[0], -1)
+            return _numpy_exact.predict(
+                self.kernel_, self.X_train_, self.L_, weights, X, kind
+            )
         with gp_threads(self.alpha_.shape[0]), torch.no_grad():
             post = self._posterior()
             Xt = torch.as_tensor(X, dtype=torch.float64, device=post.theta.device)
@@ -452,12 +556,12 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         eval_gradient : bool, default=False
             Also return the gradient with respect to theta (by autograd).
         clone_kernel : bool, default=True
-            Accepted for compatibility with scikit-learn; ``kernel_`` is never
-            modified.
+            If False, ``kernel_.theta`` is set to ``theta``, as in
+            scikit-learn.
 
         Returns
         -------
-        log_likelihood : float
+        log_likelihood : numpy.float64
             Log marginal likelihood of theta.
         log_likelihood_gradient : ndarray of shape (n_kernel_params,), optional
             Its gradient with respect to theta (only when ``eval_gradient``).
@@ -469,7 +573,21 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
             return self.log_marginal_likelihood_value_
         theta = np.asarray(theta, dtype=np.float64)
         Y = self.y_train_.reshape(self.y_train_.shape[0], -1)
-        t = self._tensors(self.X_train_, Y, self._noise_vector(Y.shape[0]))
+        noise = self._noise_vector(Y.shape[0])
+        if not clone_kernel:
+            self.kernel_.theta = theta
+        if getattr(self, "_engine", "torch") == "numpy":
+            kernel = self.kernel_ if not clone_kernel else None
+            if kernel is None:
+                kernel = self.kernel_.clone_with_theta(theta)
+            return _numpy_exact.lml(kernel, self.X_train_, Y, noise, eval_gradient)
+        value = self._torch_lml(theta, Y, noise, eval_gradient)
+        if eval_gradient:
+            return np.float64(-value[0]), -value[1]
+        return np.float64(-value)
+
+    def _torch_lml(self, theta, Y, noise, eval_gradient):
+        t = self._tensors(self.X_train_, Y, noise)
         Z = (
             getattr(self, "inducing_points_", None)
             if self.inference_ == "sgpr"
@@ -482,10 +600,7 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
             else:
                 Zt = torch.as_tensor(Z, device=t["device"])
                 fn = lambda p: sgpr_lml(tk, p, t["X"], t["Y"], Zt, t["noise"])  # noqa: E731
-            value = make_objective(fn, t["device"])(theta, eval_gradient)
-        if eval_gradient:
-            return -value[0], -value[1]
-        return -value
+            return make_objective(fn, t["device"])(theta, eval_gradient)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
