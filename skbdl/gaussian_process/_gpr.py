@@ -23,7 +23,7 @@ from ..utils._sklearn import (
 )
 from . import _numpy_exact
 from ._base import GPPredictMixin
-from ._kernels import TorchKernel, compile_kernel, supported_kernels
+from ._kernels import TorchKernel, compile_kernel, supported_kernels, with_theta
 from ._linalg import GPLinAlgError, gp_threads
 from ._optimize import make_objective, optimize
 from ._posterior import ExactPosterior, SparsePosterior, exact_lml, sgpr_lml
@@ -288,8 +288,9 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         kernel = self.kernel_
 
         def obj_func(theta, eval_gradient=True):
-            kernel.theta = theta  # scikit-learn's clone_kernel=False
-            out = _numpy_exact.lml(kernel, X, Y, noise, eval_gradient)
+            out = _numpy_exact.lml(
+                with_theta(kernel, theta), X, Y, noise, eval_gradient
+            )
             return (-out[0], -out[1]) if eval_gradient else -out
 
         theta0 = kernel.theta
@@ -577,9 +578,7 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         if not clone_kernel:
             self.kernel_.theta = theta
         if getattr(self, "_engine", "torch") == "numpy":
-            kernel = self.kernel_ if not clone_kernel else None
-            if kernel is None:
-                kernel = self.kernel_.clone_with_theta(theta)
+            kernel = with_theta(self.kernel_, theta) if clone_kernel else self.kernel_
             return _numpy_exact.lml(kernel, self.X_train_, Y, noise, eval_gradient)
         value = self._torch_lml(theta, Y, noise, eval_gradient)
         if eval_gradient:

@@ -9,6 +9,7 @@ Two evaluation modes mirror scikit-learn: ``k(X)`` (``same=True``) includes
 ``WhiteKernel`` noise on the diagonal, ``k(X, Y)`` (``same=False``) does not.
 """
 
+import copy
 import math
 
 import numpy as np
@@ -20,6 +21,7 @@ from sklearn.gaussian_process.kernels import (
     Exponentiation,
     ExpSineSquared,
     Matern,
+    PairwiseKernel,
     Product,
     RationalQuadratic,
     Sum,
@@ -38,6 +40,72 @@ _SQ_FLOOR = 1e-30
 def supported_kernels():
     """Return a human-readable list of the kernel families compiled to torch."""
     return _SUPPORTED
+
+
+# Hyper-parameters of the exact scikit-learn kernel types, in the order of
+# their ``hyperparameters`` property (sorted attribute names), i.e. of theta.
+_HYPERPARAMETERS = {
+    RBF: ("length_scale",),
+    Matern: ("length_scale",),
+    RationalQuadratic: ("alpha", "length_scale"),
+    ExpSineSquared: ("length_scale", "periodicity"),
+    DotProduct: ("sigma_0",),
+    ConstantKernel: ("constant_value",),
+    WhiteKernel: ("noise_level",),
+    PairwiseKernel: ("gamma",),
+}
+
+
+def with_theta(kernel, theta):
+    """``kernel.clone_with_theta(theta)`` at a fraction of its cost.
+
+    For trees of the exact scikit-learn types above (and ``+``, ``*``,
+    ``**``) the nodes are shallow-copied and the free hyper-parameters set
+    as sklearn's ``theta`` setter sets them (``exp`` of the slice; a scalar
+    for a single element), without ``clone``'s deep copies and ``dir()``
+    scans: about 3x faster on ``C() * RBF() + WhiteKernel()``. The copy
+    shares the fixed hyper-parameters and bounds with ``kernel``; it is for
+    evaluation only. Any other kernel goes through ``clone_with_theta``.
+    """
+    theta = np.asarray(theta, dtype=np.float64)
+    out, used = _with_theta(kernel, theta, 0)
+    if out is None or used != theta.shape[0]:
+        return kernel.clone_with_theta(theta)
+    return out
+
+
+def _with_theta(kernel, theta, i):
+    kind = type(kernel)
+    if kind is Sum or kind is Product:
+        k1, i = _with_theta(kernel.k1, theta, i)
+        k2, i = (None, i) if k1 is None else _with_theta(kernel.k2, theta, i)
+        if k2 is None:
+            return None, i
+        out = copy.copy(kernel)
+        out.k1, out.k2 = k1, k2
+        return out, i
+    if kind is Exponentiation:
+        inner, i = _with_theta(kernel.kernel, theta, i)
+        if inner is None:
+            return None, i
+        out = copy.copy(kernel)
+        out.kernel = inner
+        return out, i
+    names = _HYPERPARAMETERS.get(kind)
+    if names is None:
+        return None, i
+    out = copy.copy(kernel)
+    for name in names:
+        bounds = getattr(kernel, name + "_bounds")
+        if isinstance(bounds, str) and bounds == "fixed":
+            continue
+        value = getattr(kernel, name)
+        n = 1
+        if name == "length_scale" and np.iterable(value) and len(value) > 1:
+            n = len(value)  # anisotropic RBF / Matern
+        setattr(out, name, np.exp(theta[i : i + n]) if n > 1 else np.exp(theta[i]))
+        i += n
+    return out, i
 
 
 class UncompilableKernelError(TypeError):

@@ -522,3 +522,31 @@ def test_squared_distance_exact_for_near_equal_rows_far_from_origin():
     At = torch.as_tensor(A)
     exact_sym = ((A[:, None] - A[None]) ** 2).sum(-1)
     assert_allclose(_sqdist(At, At, True).numpy(), exact_sym, rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "kernel",
+    [k for k, *_ in KERNELS.values() if k is not None]
+    + [
+        RBF([1.5]),  # one-element length scale: sklearn's setter gives a scalar
+        Matern([1.0, 2.0, 0.5], nu=0.5) ** 2,
+        PairwiseKernel(gamma=0.5, metric="laplacian") + C(1.0, "fixed"),
+        UNCOMPILABLE["rbf_subclass"],
+    ],
+    ids=repr,
+)
+def test_with_theta_equals_clone_with_theta(kernel):
+    from skbdl.gaussian_process._kernels import with_theta
+
+    before = kernel.theta.copy()
+    theta = before + np.linspace(0.1, 0.4, before.shape[0])
+    got, want = with_theta(kernel, theta), kernel.clone_with_theta(theta)
+    assert type(got) is type(want) and repr(got) == repr(want)
+    assert_array_equal(got.theta, want.theta)
+    Xe = X[:, :1] if "ExpSine" in repr(kernel) else X
+    for a, b in zip(got(Xe, eval_gradient=True), want(Xe, eval_gradient=True)):
+        assert_array_equal(a, b)
+    params = {k: v for k, v in want.get_params().items() if "__" in k}
+    for name, value in params.items():
+        assert np.shape(got.get_params()[name]) == np.shape(value), name
+    assert_array_equal(kernel.theta, before)  # the original is untouched
