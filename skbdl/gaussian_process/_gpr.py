@@ -31,10 +31,14 @@ from ._posterior import ExactPosterior, SparsePosterior, exact_lml, sgpr_lml
 # Exact inference up to this many samples under inference="auto": one fit
 # at n = 4000 takes about a minute on 2 cores (docs/benchmarks/RESULTS.md).
 EXACT_MAX_SAMPLES = 4000
-# Below this many training rows the exact GP runs on the kernel's own NumPy
-# __call__ and LAPACK, where torch's per-operation overhead costs more than
-# it saves (docs/benchmarks/RESULTS.md, "small n").
-NUMPY_MAX_SAMPLES = 300
+# Exact inference runs each step on the engine measured faster for its size
+# (GPRegressor._engine, docs/benchmarks/RESULTS.md "small n"): the torch
+# engine for LML gradients from this many training rows ...
+TORCH_GRADIENT_MIN_SAMPLES = 150
+# ... and for predictions from this many n_train * n_query kernel entries.
+TORCH_PREDICT_MIN_WORK = 100_000
+# Tests set "numpy" or "torch" to run every step on one engine.
+FORCE_ENGINE = None
 _SPARSE_MAX_ITER = 200
 _KMEANS_MAX_SAMPLES = 10000
 # n_inducing="auto": at most 2048 inducing points, fewer beyond 10^5 rows so
@@ -248,31 +252,57 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         self.X_train_ = np.copy(X) if self.copy_X_train else X
         self.y_train_ = Y[:, 0] if y.ndim == 1 else Y
         tk = compile_kernel(self.kernel_)
+        self._compiled = tk is not None
         self.inference_ = self._resolve_inference(n, tk)
-        self._engine = self._choose_engine(n, tk)
-        if self._engine == "numpy":
-            with gp_threads(n) if n >= NUMPY_MAX_SAMPLES else nullcontext():
-                self._fit_numpy(self.X_train_, Y, noise)
+        if self.inference_ == "sgpr":
+            with gp_threads(n):
+                self._fit_sgpr(tk, self._tensors(X, Y, noise), X)
             return self
-        with gp_threads(n):
-            t = self._tensors(X, Y, noise)
-            if self.inference_ == "exact":
+        self._warn_uncompiled(n)
+        optimizing = self.optimizer is not None and self.kernel_.n_dims > 0
+        with gp_threads(n) if n >= TORCH_GRADIENT_MIN_SAMPLES else nullcontext():
+            if self._engine("gradient" if optimizing else "lml", n) == "torch":
+                t = self._tensors(X, Y, noise)
                 self._optimize(tk, t, None)
-                self._set_posterior(tk, t, None)
             else:
-                self._fit_sgpr(tk, t, X)
+                self._optimize_numpy(self.X_train_, Y, noise)
+            if self._engine("factor", n) == "torch":
+                self._set_posterior(tk, self._tensors(X, Y, noise), None)
+            else:
+                self._posterior_numpy(self.X_train_, Y, noise)
         return self
 
-    def _choose_engine(self, n, tk):
-        """The engine of exact inference: "numpy" (the kernel's own __call__)
-        below NUMPY_MAX_SAMPLES rows or for a kernel with no torch
-        compilation, else "torch" (always "torch" for SGPR)."""
-        if self.inference_ == "sgpr":
+    def _engine(self, op, n, m=0):
+        """Engine of one exact-inference step on ``n`` training rows (and
+        ``m`` query rows): "torch" (the compiled kernel, autograd) or
+        "numpy" (the kernel's own __call__ and LAPACK through SciPy).
+
+        Measured on one thread (docs/benchmarks/RESULTS.md, "small n"):
+        torch pays a fixed cost per operation that only gradients of
+        larger kernel matrices amortise. So: "gradient" (the optimiser, LML
+        with gradient) on torch from TORCH_GRADIENT_MIN_SAMPLES rows;
+        "predict" from TORCH_PREDICT_MIN_WORK = n * m; "factor" (the
+        posterior Cholesky) and "lml" (no gradient) always on NumPy. A
+        kernel with no torch compilation is always on NumPy; a non-CPU
+        device always on torch.
+        """
+        if not getattr(self, "_compiled", True):
+            return "numpy"
+        if FORCE_ENGINE is not None:
+            return FORCE_ENGINE
+        if self._device().type != "cpu":
             return "torch"
-        if tk is not None:
-            small = n < NUMPY_MAX_SAMPLES and self._device().type == "cpu"
-            return "numpy" if small else "torch"
-        if n >= NUMPY_MAX_SAMPLES:
+        if op == "gradient":
+            return "torch" if n >= TORCH_GRADIENT_MIN_SAMPLES else "numpy"
+        if op == "predict":
+            return "torch" if n * m >= TORCH_PREDICT_MIN_WORK else "numpy"
+        return "numpy"
+
+    def _warn_uncompiled(self, n):
+        """Warn once per fit when the torch path would have been used."""
+        if self._compiled:
+            return
+        if n >= TORCH_GRADIENT_MIN_SAMPLES or FORCE_ENGINE == "torch":
             warnings.warn(
                 f"The kernel {self.kernel_} has no torch compilation (see "
                 "skbdl.gaussian_process._kernels.supported_kernels); "
@@ -281,10 +311,9 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
                 UserWarning,
                 stacklevel=3,
             )
-        return "numpy"
 
-    def _fit_numpy(self, X, Y, noise):
-        """Alg. 2.1 on the kernel's NumPy evaluation: optimise, then factor."""
+    def _optimize_numpy(self, X, Y, noise):
+        """Maximise the LML on the kernel's NumPy evaluation."""
         kernel = self.kernel_
 
         def obj_func(theta, eval_gradient=True):
@@ -307,9 +336,12 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
             check_kernel_bounds(kernel)
             value = -value
         self.log_marginal_likelihood_value_ = np.float64(value)
+
+    def _posterior_numpy(self, X, Y, noise):
+        """Alg. 2.1 lines 2-3 on the kernel's NumPy evaluation."""
         try:
             L, weights = _numpy_exact.posterior(
-                kernel, X, Y, noise, jitter=self._jitter_allowed()
+                self.kernel_, X, Y, noise, jitter=self._jitter_allowed()
             )
         except GPLinAlgError as exc:
             raise self._not_pd_error(exc) from exc
@@ -529,7 +561,9 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         )  # fmt: skip
 
     def _latent(self, X, kind):
-        if getattr(self, "_engine", "torch") == "numpy":
+        n = self.X_train_.shape[0]
+        exact = self.inference_ == "exact"
+        if exact and self._engine("predict", n, X.shape[0]) == "numpy":
             weights = self.alpha_.reshape(self.alpha_.shape[0], -1)
             return _numpy_exact.predict(
                 self.kernel_, self.X_train_, self.L_, weights, X, kind
@@ -577,7 +611,8 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         noise = self._noise_vector(Y.shape[0])
         if not clone_kernel:
             self.kernel_.theta = theta
-        if getattr(self, "_engine", "torch") == "numpy":
+        op = "gradient" if eval_gradient else "lml"
+        if self.inference_ == "exact" and self._engine(op, Y.shape[0]) == "numpy":
             kernel = with_theta(self.kernel_, theta) if clone_kernel else self.kernel_
             return _numpy_exact.lml(kernel, self.X_train_, Y, noise, eval_gradient)
         value = self._torch_lml(theta, Y, noise, eval_gradient)

@@ -51,8 +51,7 @@ RTOL = 1e-6
 def engine(request, monkeypatch):
     """Force the engine of exact inference: the NumPy path (the kernel's own
     __call__) or the torch path, whatever the number of training rows."""
-    limit = 10**9 if request.param == "numpy" else 0
-    monkeypatch.setattr(gpr_module, "NUMPY_MAX_SAMPLES", limit)
+    monkeypatch.setattr(gpr_module, "FORCE_ENGINE", request.param)
     return request.param
 
 
@@ -67,7 +66,7 @@ def test_fixed_kernel_matches_sklearn(name, normalize_y, engine):
     kernel, X_, y_, Xs = KERNELS[name]
     ref, gpr = _pair(kernel, optimizer=None, normalize_y=normalize_y)
     ref.fit(X_, y_), gpr.fit(X_, y_)
-    assert gpr._engine == engine
+    assert gpr._engine("gradient", len(X_)) == engine
     m_ref, s_ref = ref.predict(Xs, return_std=True)
     m, s = gpr.predict(Xs, return_std=True)
     assert_allclose(m, m_ref, rtol=RTOL)
@@ -222,8 +221,8 @@ UNCOMPILABLE = {
 def test_uncompilable_kernel_falls_back_to_its_own_call(name, engine):
     # Whatever the number of rows, a kernel with no torch compilation is
     # evaluated by its own __call__(X, eval_gradient=True), so it gives
-    # scikit-learn's results; above NUMPY_MAX_SAMPLES, where the torch path
-    # would have been used, a warning says the fast path is not used.
+    # scikit-learn's results; where the torch path would have been used (here
+    # forced), a warning says that the fast path is not used.
     kernel = UNCOMPILABLE[name]
     assert gpr_module.compile_kernel(kernel) is None
     ref, gpr = _pair(kernel, optimizer=None)
@@ -235,7 +234,7 @@ def test_uncompilable_kernel_falls_back_to_its_own_call(name, engine):
             warnings.simplefilter("error")
             gpr.fit(X, Y)
     ref.fit(X, Y)
-    assert gpr._engine == "numpy"
+    assert not gpr._compiled and gpr._engine("gradient", 10**6) == "numpy"
     for kw in ({"return_std": True}, {"return_cov": True}):
         for a, b in zip(gpr.predict(XS, **kw), ref.predict(XS, **kw)):
             assert_allclose(a, b, rtol=RTOL, atol=1e-12)

@@ -10,7 +10,7 @@ installed without its tests, this module is skipped.
 
 scikit-learn's data sets are small (6 to 50 rows), so GPRegressor runs them
 on its NumPy engine. The suite is executed a second time with the torch
-engine forced for every size (``NUMPY_MAX_SAMPLES = 0``); those copies are
+engine forced for every step (``FORCE_ENGINE = "torch"``); those copies are
 named ``test_torch_engine__<scikit-learn's name>``.
 
 The tests are scikit-learn's work, under its licence:
@@ -63,7 +63,7 @@ def _load_suite(name):
 
 @pytest.fixture
 def torch_engine(monkeypatch):
-    monkeypatch.setattr(gpr_module, "NUMPY_MAX_SAMPLES", 0)
+    monkeypatch.setattr(gpr_module, "FORCE_ENGINE", "torch")
 
 
 def _tests(module):
