@@ -58,20 +58,24 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
     """Gaussian process regression in torch, a drop-in for scikit-learn's.
 
     Same parameters, attributes and results as
-    :class:`sklearn.gaussian_process.GaussianProcessRegressor`, with kernels
-    given as scikit-learn kernel objects and evaluated in torch (float64);
-    gradients of the log marginal likelihood come from autograd. Beyond
-    ``EXACT_MAX_SAMPLES`` training points (``inference="auto"``) it switches
-    to the SGPR inducing-point approximation (Titsias, 2009).
+    :class:`sklearn.gaussian_process.GaussianProcessRegressor` (whose own
+    test suite it passes), with kernels given as scikit-learn kernel
+    objects. Small problems run on NumPy with the kernel's own ``__call__``;
+    larger ones evaluate the kernel compiled to torch (float64), with
+    gradients from autograd (see Notes). Beyond ``EXACT_MAX_SAMPLES``
+    training points (``inference="auto"``) it switches to the SGPR
+    inducing-point approximation (Titsias, 2009).
 
     Parameters
     ----------
     kernel : kernel instance, default=None
-        A scikit-learn kernel: ``ConstantKernel``, ``RBF`` (isotropic or
-        ARD), ``Matern`` (nu in {0.5, 1.5, 2.5, inf}), ``RationalQuadratic``,
-        ``ExpSineSquared``, ``DotProduct``, ``WhiteKernel`` and their ``+``,
-        ``*`` and ``**`` compositions. None means
-        ``ConstantKernel(1.0) * RBF(1.0)``.
+        Any scikit-learn kernel, including kernels on structured inputs
+        (``requires_vector_input=False``, X a list of objects). The exact
+        types ``ConstantKernel``, ``RBF`` (isotropic or ARD), ``Matern`` (nu
+        in {0.5, 1.5, 2.5, inf}), ``RationalQuadratic``, ``ExpSineSquared``,
+        ``DotProduct``, ``WhiteKernel`` and their ``+``, ``*`` and ``**``
+        compositions compile to torch; others are evaluated by their own
+        ``__call__``. None means ``ConstantKernel(1.0) * RBF(1.0)``.
     alpha : float or ndarray of shape (n_samples,), default=1e-10
         Value added to the diagonal of the kernel matrix during fitting.
     optimizer : "fmin_l_bfgs_b", callable or None, default="fmin_l_bfgs_b"
@@ -154,6 +158,20 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
     Exact inference follows Rasmussen & Williams (2006), Algorithm 2.1; the
     sparse path maximises the collapsed bound of Titsias (2009), eq. 9, over
     kernel hyper-parameters and inducing inputs jointly.
+
+    Each exact-inference step runs on the engine measured faster for its
+    size on one thread: the optimiser's log-marginal-likelihood gradients
+    on torch from ``TORCH_GRADIENT_MIN_SAMPLES`` (150) training rows,
+    ``predict`` on torch from ``TORCH_PREDICT_MIN_WORK`` (1e5) training x
+    query rows, and the posterior factorisation and gradient-free
+    likelihoods on NumPy/SciPy. A kernel with no torch compilation always
+    runs on NumPy, like scikit-learn, and from 150 rows a ``UserWarning``
+    says that the torch speed-up is not used.
+
+    When the Cholesky factorisation of ``K + alpha`` fails and ``alpha > 0``,
+    growing jitter is added (with a ``RuntimeWarning``) where scikit-learn
+    raises; with ``alpha=0``, or when no jitter helps, a
+    ``numpy.linalg.LinAlgError`` is raised with scikit-learn's message.
 
     Examples
     --------
@@ -253,6 +271,7 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         self.y_train_ = Y[:, 0] if y.ndim == 1 else Y
         tk = compile_kernel(self.kernel_)
         self._compiled = tk is not None
+        self._L_inv = None  # set by the NumPy posterior
         self.inference_ = self._resolve_inference(n, tk)
         if self.inference_ == "sgpr":
             with gp_threads(n):
@@ -346,6 +365,7 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         except GPLinAlgError as exc:
             raise self._not_pd_error(exc) from exc
         self.L_ = L
+        self._L_inv = _numpy_exact.triangular_inverse(L)
         self.alpha_ = weights[:, 0] if self.y_train_.ndim == 1 else weights
 
     def _jitter_allowed(self):
@@ -566,8 +586,9 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         if exact and self._engine("predict", n, X.shape[0]) == "numpy":
             weights = self.alpha_.reshape(self.alpha_.shape[0], -1)
             return _numpy_exact.predict(
-                self.kernel_, self.X_train_, self.L_, weights, X, kind
-            )
+                self.kernel_, self.X_train_, self.L_, weights, X, kind,
+                L_inv=getattr(self, "_L_inv", None),
+            )  # fmt: skip
         with gp_threads(self.alpha_.shape[0]), torch.no_grad():
             post = self._posterior()
             Xt = torch.as_tensor(X, dtype=torch.float64, device=post.theta.device)
