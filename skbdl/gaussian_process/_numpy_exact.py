@@ -18,9 +18,13 @@ from ._linalg import np_cholesky, np_cholesky_inverse
 
 
 def _factor(K, alpha):
-    """K + diag(alpha) in place, then its lower Cholesky factor or None."""
+    """K + diag(alpha) in place, then its lower Cholesky factor or None.
+
+    K is symmetric, so its transpose (a Fortran-ordered view) is factored in
+    place: no n x n copy (scikit-learn's ``cholesky`` makes one).
+    """
     K[np.diag_indices_from(K)] += alpha
-    L, info = scipy.linalg.lapack.dpotrf(K, lower=1, clean=1, overwrite_a=1)
+    L, info = scipy.linalg.lapack.dpotrf(K.T, lower=1, clean=1, overwrite_a=1)
     return L if info == 0 else None
 
 
@@ -34,7 +38,7 @@ def lml(kernel, X, Y, alpha, eval_gradient=False):
         K, dK = kernel(X, eval_gradient=True)
     else:
         K = kernel(X)
-    L = _factor(np.array(K, dtype=np.float64), alpha)  # Alg. 2.1 line 2
+    L = _factor(np.asarray(K, dtype=np.float64), alpha)  # Alg. 2.1 line 2
     if L is None:
         value = np.float64(-np.inf)
         return (value, np.zeros(len(kernel.theta))) if eval_gradient else value
