@@ -1,7 +1,6 @@
 """GPRegressor: scikit-learn's GaussianProcessRegressor, computed in torch."""
 
 import math
-import warnings
 from contextlib import nullcontext
 from numbers import Integral, Real
 
@@ -21,7 +20,7 @@ from ..utils._sklearn import (
     check_kernel_bounds,
     validate_data,
 )
-from . import _numpy_exact
+from . import _engine, _numpy_exact
 from ._base import GPPredictMixin
 from ._kernels import TorchKernel, compile_kernel, supported_kernels, with_theta
 from ._linalg import GPLinAlgError, gp_threads
@@ -31,16 +30,6 @@ from ._posterior import ExactPosterior, SparsePosterior, exact_lml, sgpr_lml
 # Exact inference up to this many samples under inference="auto": one fit
 # at n = 4000 takes about a minute on 2 cores (docs/benchmarks/RESULTS.md).
 EXACT_MAX_SAMPLES = 4000
-# Exact inference runs each step on the engine measured faster for its size
-# (GPRegressor._engine, docs/benchmarks/RESULTS.md "small n"): the torch
-# engine for LML gradients from this many training rows ...
-TORCH_GRADIENT_MIN_SAMPLES = 150
-# ... and for predictions from this many n_train * n_query kernel entries
-# (1000 query rows, CPU time: NumPy 16.6 / torch 12.2 ms at n = 500, about
-# even at n = 200 once NumPy multiplies by L^-1).
-TORCH_PREDICT_MIN_WORK = 300_000
-# Tests set "numpy" or "torch" to run every step on one engine.
-FORCE_ENGINE = None
 _SPARSE_MAX_ITER = 200
 _KMEANS_MAX_SAMPLES = 10000
 # n_inducing="auto": at most 2048 inducing points, fewer beyond 10^5 rows so
@@ -163,9 +152,8 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
 
     Each exact-inference step runs on the engine measured faster for its
     size on one thread: the optimiser's log-marginal-likelihood gradients
-    on torch from ``TORCH_GRADIENT_MIN_SAMPLES`` (150) training rows,
-    ``predict`` on torch from ``TORCH_PREDICT_MIN_WORK`` (3e5) training x
-    query rows, and the posterior factorisation and gradient-free
+    on torch from 150 training rows, ``predict`` on torch from 3e5
+    training x query rows, and the posterior factorisation and gradient-free
     likelihoods on NumPy/SciPy. A kernel with no torch compilation always
     runs on NumPy, like scikit-learn, and from 150 rows a ``UserWarning``
     says that the torch speed-up is not used.
@@ -279,70 +267,33 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
             with gp_threads(n):
                 self._fit_sgpr(tk, self._tensors(X, Y, noise), X)
             return self
-        self._warn_uncompiled(n)
+        if not self._compiled:
+            _engine.warn_uncompiled(self.kernel_, n)
         optimizing = self.optimizer is not None and self.kernel_.n_dims > 0
-        with gp_threads(n) if n >= TORCH_GRADIENT_MIN_SAMPLES else nullcontext():
-            if self._engine("gradient" if optimizing else "lml", n) == "torch":
+        small = n < _engine.TORCH_GRADIENT_MIN_SAMPLES
+        with nullcontext() if small else gp_threads(n):
+            if self._engine_for("gradient" if optimizing else "lml", n) == "torch":
                 t = self._tensors(X, Y, noise)
                 self._optimize(tk, t, None)
             else:
                 self._optimize_numpy(self.X_train_, Y, noise)
-            if self._engine("factor", n) == "torch":
+            if self._engine_for("factor", n) == "torch":
                 self._set_posterior(tk, self._tensors(X, Y, noise), None)
             else:
                 self._posterior_numpy(self.X_train_, Y, noise)
         return self
 
-    def _engine(self, op, n, m=0):
-        """Engine of one exact-inference step on ``n`` training rows (and
-        ``m`` query rows): "torch" (the compiled kernel, autograd) or
-        "numpy" (the kernel's own __call__ and LAPACK through SciPy).
-
-        Measured on one thread (docs/benchmarks/RESULTS.md, "small n"):
-        torch pays a fixed cost per operation that only gradients of
-        larger kernel matrices amortise. So: "gradient" (the optimiser, LML
-        with gradient) on torch from TORCH_GRADIENT_MIN_SAMPLES rows;
-        "predict" from n * m = TORCH_PREDICT_MIN_WORK; "factor" (the
-        posterior Cholesky) and "lml" (no gradient) always on NumPy. A
-        kernel with no torch compilation is always on NumPy; a non-CPU
-        device always on torch.
-        """
-        if not getattr(self, "_compiled", True):
-            return "numpy"
-        if FORCE_ENGINE is not None:
-            return FORCE_ENGINE
-        if self._device().type != "cpu":
-            return "torch"
-        if op == "gradient":
-            return "torch" if n >= TORCH_GRADIENT_MIN_SAMPLES else "numpy"
-        if op == "predict":
-            return "torch" if n * m >= TORCH_PREDICT_MIN_WORK else "numpy"
-        return "numpy"
-
-    def _warn_uncompiled(self, n):
-        """Warn once per fit when the torch path would have been used."""
-        if self._compiled:
-            return
-        if n >= TORCH_GRADIENT_MIN_SAMPLES or FORCE_ENGINE == "torch":
-            warnings.warn(
-                f"The kernel {self.kernel_} has no torch compilation (see "
-                "skbdl.gaussian_process._kernels.supported_kernels); "
-                "GPRegressor evaluates it with its own NumPy __call__, as "
-                "scikit-learn does, without the speed-up of the torch path.",
-                UserWarning,
-                stacklevel=3,
-            )
+    def _engine_for(self, op, n, m=0):
+        """The engine of one exact-inference step (``_engine.choose_engine``)."""
+        return _engine.choose_engine(
+            op, n, m, compiled=getattr(self, "_compiled", True),
+            device_type=self._device().type,
+        )  # fmt: skip
 
     def _optimize_numpy(self, X, Y, noise):
         """Maximise the LML on the kernel's NumPy evaluation."""
         kernel = self.kernel_
-
-        def obj_func(theta, eval_gradient=True):
-            out = _numpy_exact.lml(
-                with_theta(kernel, theta), X, Y, noise, eval_gradient
-            )
-            return (-out[0], -out[1]) if eval_gradient else -out
-
+        obj_func = _numpy_exact.make_objective(kernel, X, Y, noise)
         theta0 = kernel.theta
         if self.optimizer is None or theta0.shape[0] == 0:
             self.n_iter_ = 0
@@ -585,7 +536,7 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
     def _latent(self, X, kind):
         n = self.X_train_.shape[0]
         exact = self.inference_ == "exact"
-        if exact and self._engine("predict", n, X.shape[0]) == "numpy":
+        if exact and self._engine_for("predict", n, X.shape[0]) == "numpy":
             weights = self.alpha_.reshape(self.alpha_.shape[0], -1)
             return _numpy_exact.predict(
                 self.kernel_, self.X_train_, self.L_, weights, X, kind,
@@ -635,7 +586,7 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         if not clone_kernel:
             self.kernel_.theta = theta
         op = "gradient" if eval_gradient else "lml"
-        if self.inference_ == "exact" and self._engine(op, Y.shape[0]) == "numpy":
+        if self.inference_ == "exact" and self._engine_for(op, Y.shape[0]) == "numpy":
             kernel = with_theta(self.kernel_, theta) if clone_kernel else self.kernel_
             return _numpy_exact.lml(kernel, self.X_train_, Y, noise, eval_gradient)
         value = self._torch_lml(theta, Y, noise, eval_gradient)

@@ -14,6 +14,7 @@ import math
 import numpy as np
 import scipy.linalg
 
+from ._kernels import with_theta
 from ._linalg import np_cholesky, np_cholesky_inverse
 
 
@@ -57,6 +58,17 @@ def lml(kernel, X, Y, alpha, eval_gradient=False):
     W *= 0.5
     grad = W.reshape(-1) @ np.reshape(dK, (n * n, -1))
     return value, grad
+
+
+def make_objective(kernel, X, Y, alpha):
+    """scikit-learn's ``obj_func(theta, eval_gradient=True)`` (-LML and its
+    gradient) for ``kernel`` with its log-hyper-parameters set to theta."""
+
+    def obj_func(theta, eval_gradient=True):
+        out = lml(with_theta(kernel, theta), X, Y, alpha, eval_gradient)
+        return (-out[0], -out[1]) if eval_gradient else -out
+
+    return obj_func
 
 
 def posterior(kernel, X, Y, alpha, jitter):

@@ -17,6 +17,7 @@ from sklearn.gaussian_process.kernels import (
 )
 from sklearn.gaussian_process.kernels import ConstantKernel as C
 
+import skbdl.gaussian_process._engine as engine_module
 import skbdl.gaussian_process._gpr as gpr_module
 from skbdl.gaussian_process import GPRegressor
 
@@ -51,7 +52,7 @@ RTOL = 1e-6
 def engine(request, monkeypatch):
     """Force the engine of exact inference: the NumPy path (the kernel's own
     __call__) or the torch path, whatever the number of training rows."""
-    monkeypatch.setattr(gpr_module, "FORCE_ENGINE", request.param)
+    monkeypatch.setattr(engine_module, "FORCE_ENGINE", request.param)
     return request.param
 
 
@@ -66,7 +67,7 @@ def test_fixed_kernel_matches_sklearn(name, normalize_y, engine):
     kernel, X_, y_, Xs = KERNELS[name]
     ref, gpr = _pair(kernel, optimizer=None, normalize_y=normalize_y)
     ref.fit(X_, y_), gpr.fit(X_, y_)
-    assert gpr._engine("gradient", len(X_)) == engine
+    assert gpr._engine_for("gradient", len(X_)) == engine
     m_ref, s_ref = ref.predict(Xs, return_std=True)
     m, s = gpr.predict(Xs, return_std=True)
     assert_allclose(m, m_ref, rtol=RTOL)
@@ -234,7 +235,7 @@ def test_uncompilable_kernel_falls_back_to_its_own_call(name, engine):
             warnings.simplefilter("error")
             gpr.fit(X, Y)
     ref.fit(X, Y)
-    assert not gpr._compiled and gpr._engine("gradient", 10**6) == "numpy"
+    assert not gpr._compiled and gpr._engine_for("gradient", 10**6) == "numpy"
     for kw in ({"return_std": True}, {"return_cov": True}):
         for a, b in zip(gpr.predict(XS, **kw), ref.predict(XS, **kw)):
             assert_allclose(a, b, rtol=RTOL, atol=1e-12)

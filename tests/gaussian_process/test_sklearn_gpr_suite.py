@@ -30,7 +30,7 @@ import types
 import pytest
 import sklearn
 
-import skbdl.gaussian_process._gpr as gpr_module
+import skbdl.gaussian_process._engine as engine_module
 
 _SOURCE = pathlib.Path(sklearn.__file__).parent / "gaussian_process/tests/test_gpr.py"
 _IMPORT = "from sklearn.gaussian_process import GaussianProcessRegressor\n"
@@ -63,7 +63,7 @@ def _load_suite(name):
 
 @pytest.fixture
 def torch_engine(monkeypatch):
-    monkeypatch.setattr(gpr_module, "FORCE_ENGINE", "torch")
+    monkeypatch.setattr(engine_module, "FORCE_ENGINE", "torch")
 
 
 def _tests(module):
