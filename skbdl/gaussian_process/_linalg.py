@@ -155,15 +155,16 @@ def sampling_factor(C):
     kernel such as ``DotProduct() ** 2``, or test points at training
     inputs); the eigen-factor then draws from the nearest positive
     semi-definite matrix instead of failing. Warns when C has an
-    eigenvalue below -1e-6 times its largest, i.e. is not merely singular
-    but indefinite (as numpy's ``multivariate_normal`` does).
+    eigenvalue below -1e-8 (1 + max |eigenvalue|), i.e. is indefinite beyond
+    rounding, the tolerance numpy's ``multivariate_normal`` (scikit-learn's
+    sampler) warns at.
     """
     C = np.asarray(C, dtype=np.float64)
     L, info = scipy.linalg.lapack.dpotrf(C, lower=1, clean=1, overwrite_a=0)
     if info == 0:
         return L
     w, U = np.linalg.eigh(C)
-    if w[0] < -1e-6 * max(abs(w[-1]), abs(w[0])):
+    if w[0] < -1e-8 * (1.0 + max(abs(w[-1]), abs(w[0]))):
         warnings.warn(
             "The predictive covariance is not positive semi-definite (smallest "
             f"eigenvalue {w[0]:.3g}, largest {w[-1]:.3g}); drawing from its "

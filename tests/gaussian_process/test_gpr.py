@@ -550,3 +550,20 @@ def test_with_theta_equals_clone_with_theta(kernel):
     for name, value in params.items():
         assert np.shape(got.get_params()[name]) == np.shape(value), name
     assert_array_equal(kernel.theta, before)  # the original is untouched
+
+
+def test_sampling_factor_warns_only_beyond_rounding():
+    from skbdl.gaussian_process._linalg import sampling_factor
+
+    C_pd = np.array([[2.0, 0.5], [0.5, 1.0]])
+    A = sampling_factor(C_pd)
+    assert_allclose(A @ A.T, C_pd)
+    singular = np.outer([1.0, 2.0, 3.0], [1.0, 2.0, 3.0]) * 1e-9  # rank 1
+    singular[0, 0] -= 1e-22  # indefinite by rounding only
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        A = sampling_factor(singular)
+    assert_allclose(A @ A.T, singular, atol=1e-20)
+    with pytest.warns(RuntimeWarning, match="not positive semi-definite"):
+        A = sampling_factor(np.diag([1.0, -0.1]))
+    assert_allclose(A @ A.T, np.diag([1.0, 0.0]))
