@@ -4,6 +4,7 @@
     python docs/benchmarks/bench_gp.py --quick    # smoke run (~1 min)
     python docs/benchmarks/bench_gp.py --sections dkl   # rerun one section,
                                                    # merged into the JSON
+    python docs/benchmarks/bench_gp.py --sections small # the small-n table
 
 1. Exact GP, synthetic 8-D data (research/baseline.md §3): X ~ N(0, I_8),
    y = sin(X w) + 0.1 eps, 1000 test points; ConstantKernel * ARD RBF +
@@ -17,6 +18,14 @@
 3. Deep kernel learning on digits pixels (64-D) -> the digit value (0-9) as a
    continuous target: DeepKernelRegressor vs GPRegressor on raw pixels vs a
    plain MLPRegressor (its NLL uses a constant std = validation RMSE).
+4. "small": GPRegressor's time / scikit-learn's at n = 10 ... 2000 on one
+   thread (torch and BLAS limited to 1), the data and kernel of section 1:
+   fit (the default L-BFGS-B run up to n = 200; from n = 1000 both run the
+   same callable optimizer, L-BFGS-B capped at 10 iterations, because
+   scikit-learn's full fit takes minutes there), predict(return_std) of
+   1000 points, and log_marginal_likelihood(theta) with and without the
+   gradient. Medians of repeats of the process's CPU time, the two
+   libraries alternating call by call.
 
 Prints a table and writes bench_gp.json next to this file.
 """
@@ -93,6 +102,81 @@ def exact_section(sizes, sk_max, Xall, yall, Xt, yt):
     return rows
 
 
+def _capped_lbfgs(obj_func, initial_theta, bounds):
+    import scipy.optimize
+
+    res = scipy.optimize.minimize(obj_func, initial_theta, method="L-BFGS-B",
+                                  jac=True, bounds=bounds,
+                                  options={"maxiter": 10})  # fmt: skip
+    return res.x, res.fun
+
+
+def _median_pair(calls, repeats):
+    """Median CPU seconds of each call, the calls alternating repeat by
+    repeat. CPU time of the (single-threaded) process, not wall time: on the
+    shared 2-core machine other jobs' load shifts wall times by 20-30%."""
+    times = [[] for _ in calls]
+    for _ in range(repeats):
+        for t, call in zip(times, calls):
+            start = time.process_time()
+            call()
+            t.append(time.process_time() - start)
+    return [statistics.median(t) for t in times]
+
+
+def small_section(sizes, Xall, yall, Xt):
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    rows, threads = [], torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1):
+            for n in sizes:
+                rows.append(_small_row(n, Xall[:n], yall[:n], Xt))
+                r = rows[-1]
+                print(f"small   n={n:>6d}  fit x{r['fit_ratio']:.2f}  predict "
+                      f"x{r['predict_ratio']:.2f}  LML+grad x{r['lml_grad_ratio']:.2f}"
+                      f"  LML x{r['lml_ratio']:.2f}  (time / sklearn's)",
+                      flush=True)  # fmt: skip
+    finally:
+        torch.set_num_threads(threads)
+    return rows
+
+
+def _small_row(n, X, y, Xt):
+    optimizer = "fmin_l_bfgs_b" if n <= 200 else _capped_lbfgs
+    reps = {"fit": 5, "call": 15} if n <= 200 else {"fit": 1, "call": 3}
+
+    def make(Est):
+        return Est(kernel8(), normalize_y=True, optimizer=optimizer)
+
+    ours, ref = make(GPRegressor), make(GaussianProcessRegressor)
+    fit = _median_pair([lambda: ours.fit(X, y), lambda: ref.fit(X, y)], reps["fit"])
+    predict = _median_pair(
+        [lambda: ours.predict(Xt, return_std=True),
+         lambda: ref.predict(Xt, return_std=True)], reps["call"],
+    )  # fmt: skip
+    theta = ref.kernel_.theta + 0.1
+    lml_grad = _median_pair(
+        [lambda: ours.log_marginal_likelihood(theta, eval_gradient=True),
+         lambda: ref.log_marginal_likelihood(theta, eval_gradient=True)],
+        reps["call"],
+    )  # fmt: skip
+    lml = _median_pair(
+        [lambda: ours.log_marginal_likelihood(theta),
+         lambda: ref.log_marginal_likelihood(theta)], reps["call"],
+    )  # fmt: skip
+    row = {"section": "small", "n": n, "model": "skbdl / sklearn",
+           "optimizer": "default" if n <= 200 else "L-BFGS-B maxiter=10"}  # fmt: skip
+    for name, (a, b) in [("fit", fit), ("predict", predict),
+                         ("lml_grad", lml_grad), ("lml", lml)]:  # fmt: skip
+        row.update({f"{name}_s": a, f"{name}_sklearn_s": b, f"{name}_ratio": a / b})
+    row["lml_value"] = float(ours.log_marginal_likelihood_value_)
+    row["lml_value_sklearn"] = float(ref.log_marginal_likelihood_value_)
+    return row
+
+
 def sparse_section(sizes, Xt, yt):
     rows = []
     for n in sizes:
@@ -159,9 +243,9 @@ def print_rows(rows):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, smoke run")
-    parser.add_argument("--sections", default="exact,sparse,dkl",
-                        help="comma-separated subset of exact,sparse,dkl; rows of the "
-                        "other sections are kept from the existing JSON")  # fmt: skip
+    parser.add_argument("--sections", default="exact,sparse,dkl,small",
+                        help="comma-separated subset of exact,sparse,dkl,small; "
+                        "other sections keep their JSON rows")  # fmt: skip
     args = parser.parse_args()
     sections = args.sections.split(",")
     warnings.simplefilter("ignore")
@@ -176,6 +260,8 @@ def main():
     )
     rows += sparse_section(sparse_sizes, Xt, yt) if "sparse" in sections else []
     rows += digits_section(args.quick) if "dkl" in sections else []
+    small_sizes = [10, 50, 200] if args.quick else [10, 20, 50, 100, 200, 1000, 2000]
+    rows += small_section(small_sizes, Xall, yall, Xt) if "small" in sections else []
     load["load_avg_1min_end"] = os.getloadavg()[0]
     print(
         f"load average (1 min) at start {load['load_avg_1min_start']:.2f}, "
@@ -185,7 +271,7 @@ def main():
         "bench_gp_quick.json" if args.quick else "bench_gp.json"
     )
     result = {"quick": args.quick, "rows": rows, "load": {args.sections: load}}
-    if out.exists() and set(sections) != {"exact", "sparse", "dkl"}:
+    if out.exists() and set(sections) != {"exact", "sparse", "dkl", "small"}:
         old = json.loads(out.read_text())
         kept = [r for r in old["rows"] if r["section"] not in sections]
         result = {"quick": args.quick, "rows": kept + rows,

@@ -4,7 +4,16 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
-from ._linalg import cholesky, clip_variance
+from ._linalg import clip_variance, sampling_factor
+
+
+def _as_numpy(a):
+    """A torch tensor (detached, on the CPU) or an array-like as ndarray."""
+    if a is None or isinstance(a, np.ndarray):
+        return a
+    if torch.is_tensor(a):
+        return a.detach().cpu().numpy()
+    return np.asarray(a)
 
 
 def _unnormalize(mean, var_or_cov, y_mean, y_std):
@@ -22,8 +31,8 @@ def _unnormalize(mean, var_or_cov, y_mean, y_std):
 class GPPredictMixin:
     """``predict`` / ``predict_std`` / ``sample_y`` on top of ``_latent``.
 
-    Subclasses implement ``_latent(X, kind)`` returning torch tensors in
-    normalised units: the mean (n, t) and, for kind "var", the variance (n,)
+    Subclasses implement ``_latent(X, kind)`` returning torch tensors or
+    ndarrays in normalised units: the mean (n, t) and, for kind "var", the variance (n,)
     or, for kind "cov", the covariance (n, n); and ``_validate_predict(X)``.
     """
 
@@ -60,11 +69,9 @@ class GPPredictMixin:
             return prior
         kind = "cov" if return_cov else ("var" if return_std else None)
         mean, spread = self._latent(X, kind)
-        mean = mean.detach().cpu().numpy()
+        mean, spread = _as_numpy(mean), _as_numpy(spread)
         if kind == "var":
-            spread = clip_variance(spread.detach()).cpu().numpy()
-        elif kind == "cov":
-            spread = spread.detach().cpu().numpy()
+            spread = clip_variance(spread)
         mean, spread = _unnormalize(mean, spread, self._y_train_mean, self._y_train_std)
         if kind is None:
             return mean
@@ -92,33 +99,50 @@ class GPPredictMixin:
     def sample_y(self, X, n_samples=1, random_state=0):
         """Draw joint samples from the predictive distribution at X.
 
-        Draws are ``mean + L z`` with ``L`` the Cholesky factor of the
-        predictive covariance (jitter added when it is singular).
+        Before ``fit`` the draws come from the GP prior, as in scikit-learn.
+        Each target's draws are ``mean + A z`` with ``A A^T`` the predictive
+        covariance (its Cholesky factor, or an eigen-factor when it is
+        singular, see Notes) and ``z`` standard normal, drawn target by
+        target with shape (n_samples, n_samples_X) as numpy's
+        ``multivariate_normal`` does, so the draws of target 0 do not depend
+        on the number of targets.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples_X, n_features)
+        X : array-like of shape (n_samples_X, n_features) or list of object
             Query points.
         n_samples : int, default=1
             Number of draws per query point.
         random_state : int, RandomState instance or None, default=0
-            Seed of the draws.
+            Seed of the draws; None uses numpy's global RNG.
 
         Returns
         -------
         y_samples : ndarray of shape (n_samples_X, n_samples) or \
                 (n_samples_X, n_targets, n_samples)
             Draws, on the last axis.
+
+        Notes
+        -----
+        A covariance that is singular to rounding (``DotProduct() ** 2``,
+        query points at training inputs) is factored as
+        ``U sqrt(max(w, 0))`` from its eigen-decomposition, i.e. the draws
+        come from the nearest positive semi-definite covariance.
         """
         rng = check_random_state(random_state)
         mean, cov = self.predict(X, return_cov=True)
-        std = self._y_train_std
-        latent = cov if cov.ndim == 2 else cov[..., 0] / std[0] ** 2
-        L = cholesky(
-            torch.as_tensor(latent), "predictive covariance", "alpha", warn=False
-        )
-        L = L.numpy()
+        n = mean.shape[0]
         if mean.ndim == 1:
-            return mean[:, None] + L @ rng.standard_normal((mean.shape[0], n_samples))
-        z = rng.standard_normal((mean.shape[0], mean.shape[1], n_samples))
-        return mean[:, :, None] + np.einsum("ij,jtk->itk", L, z) * std[None, :, None]
+            A = sampling_factor(cov)
+            return mean[:, None] + A @ rng.standard_normal((n_samples, n)).T
+        # The targets share one latent covariance, scaled by each target's
+        # normalisation variance (1 for the prior and without normalize_y).
+        scale = np.broadcast_to(
+            getattr(self, "_y_train_std", 1.0), (mean.shape[1],)
+        ).astype(np.float64)
+        A = sampling_factor(cov[..., 0] / scale[0] ** 2)
+        draws = np.empty((n, mean.shape[1], n_samples))
+        for t in range(mean.shape[1]):
+            z = rng.standard_normal((n_samples, n))
+            draws[:, t] = mean[:, t, None] + scale[t] * (A @ z.T)
+        return draws

@@ -1,6 +1,7 @@
 """GPRegressor: scikit-learn's GaussianProcessRegressor, computed in torch."""
 
 import math
+from contextlib import nullcontext
 from numbers import Integral, Real
 
 import numpy as np
@@ -19,9 +20,10 @@ from ..utils._sklearn import (
     check_kernel_bounds,
     validate_data,
 )
+from . import _engine, _numpy_exact
 from ._base import GPPredictMixin
-from ._kernels import TorchKernel
-from ._linalg import gp_threads
+from ._kernels import TorchKernel, compile_kernel, supported_kernels, with_theta
+from ._linalg import GPLinAlgError, gp_threads
 from ._optimize import make_objective, optimize
 from ._posterior import ExactPosterior, SparsePosterior, exact_lml, sgpr_lml
 
@@ -47,20 +49,24 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
     """Gaussian process regression in torch, a drop-in for scikit-learn's.
 
     Same parameters, attributes and results as
-    :class:`sklearn.gaussian_process.GaussianProcessRegressor`, with kernels
-    given as scikit-learn kernel objects and evaluated in torch (float64);
-    gradients of the log marginal likelihood come from autograd. Beyond
-    ``EXACT_MAX_SAMPLES`` training points (``inference="auto"``) it switches
-    to the SGPR inducing-point approximation (Titsias, 2009).
+    :class:`sklearn.gaussian_process.GaussianProcessRegressor` (whose own
+    test suite it passes), with kernels given as scikit-learn kernel
+    objects. Small problems run on NumPy with the kernel's own ``__call__``;
+    larger ones evaluate the kernel compiled to torch (float64), with
+    gradients from autograd (see Notes). Beyond ``EXACT_MAX_SAMPLES``
+    training points (``inference="auto"``) it switches to the SGPR
+    inducing-point approximation (Titsias, 2009).
 
     Parameters
     ----------
     kernel : kernel instance, default=None
-        A scikit-learn kernel: ``ConstantKernel``, ``RBF`` (isotropic or
-        ARD), ``Matern`` (nu in {0.5, 1.5, 2.5, inf}), ``RationalQuadratic``,
-        ``ExpSineSquared``, ``DotProduct``, ``WhiteKernel`` and their ``+``,
-        ``*`` and ``**`` compositions. None means
-        ``ConstantKernel(1.0) * RBF(1.0)``.
+        Any scikit-learn kernel, including kernels on structured inputs
+        (``requires_vector_input=False``, X a list of objects). The exact
+        types ``ConstantKernel``, ``RBF`` (isotropic or ARD), ``Matern`` (nu
+        in {0.5, 1.5, 2.5, inf}), ``RationalQuadratic``, ``ExpSineSquared``,
+        ``DotProduct``, ``WhiteKernel`` and their ``+``, ``*`` and ``**``
+        compositions compile to torch; others are evaluated by their own
+        ``__call__``. None means ``ConstantKernel(1.0) * RBF(1.0)``.
     alpha : float or ndarray of shape (n_samples,), default=1e-10
         Value added to the diagonal of the kernel matrix during fitting.
     optimizer : "fmin_l_bfgs_b", callable or None, default="fmin_l_bfgs_b"
@@ -144,6 +150,19 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
     sparse path maximises the collapsed bound of Titsias (2009), eq. 9, over
     kernel hyper-parameters and inducing inputs jointly.
 
+    Each exact-inference step runs on the engine measured faster for its
+    size on one thread: the optimiser's log-marginal-likelihood gradients
+    on torch from 150 training rows, ``predict`` on torch from 3e5
+    training x query rows, and the posterior factorisation and gradient-free
+    likelihoods on NumPy/SciPy. A kernel with no torch compilation always
+    runs on NumPy, like scikit-learn, and from 150 rows a ``UserWarning``
+    says that the torch speed-up is not used.
+
+    When the Cholesky factorisation of ``K + alpha`` fails and ``alpha > 0``,
+    growing jitter is added (with a ``RuntimeWarning``) where scikit-learn
+    raises; with ``alpha=0``, or when no jitter helps, a
+    ``numpy.linalg.LinAlgError`` is raised with scikit-learn's message.
+
     Examples
     --------
     >>> import numpy as np
@@ -217,8 +236,9 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training inputs.
+        X : array-like of shape (n_samples, n_features) or list of object
+            Training inputs (a list of objects for kernels on structured
+            data, whose ``requires_vector_input`` is False).
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Target values.
 
@@ -229,24 +249,90 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         """
         self.kernel_ = C(1.0) * RBF(1.0) if self.kernel is None else clone(self.kernel)
         self._rng = check_random_state(self.random_state)
-        tk = TorchKernel(self.kernel_)
+        vector = self.kernel_.requires_vector_input
         X, y = validate_data(
-            self, X, y, multi_output=True, y_numeric=True, dtype=np.float64
-        )
+            self, X, y, multi_output=True, y_numeric=True,
+            ensure_2d=vector, dtype=np.float64 if vector else None,
+        )  # fmt: skip
         Y = self._prepare_targets(y)
-        noise = self._noise_vector(X.shape[0])
+        n = X.shape[0]
+        noise = self._noise_vector(n)
         self.X_train_ = np.copy(X) if self.copy_X_train else X
         self.y_train_ = Y[:, 0] if y.ndim == 1 else Y
-        n = X.shape[0]
-        self.inference_ = self._resolve_inference(n)
-        with gp_threads(n):
-            t = self._tensors(X, Y, noise)
-            if self.inference_ == "exact":
+        tk = compile_kernel(self.kernel_)
+        self._compiled = tk is not None
+        self._L_inv = None  # set by the NumPy posterior
+        self.inference_ = self._resolve_inference(n, tk)
+        if self.inference_ == "sgpr":
+            with gp_threads(n):
+                self._fit_sgpr(tk, self._tensors(X, Y, noise), X)
+            return self
+        if not self._compiled:
+            _engine.warn_uncompiled(self.kernel_, n)
+        optimizing = self.optimizer is not None and self.kernel_.n_dims > 0
+        small = n < _engine.TORCH_GRADIENT_MIN_SAMPLES
+        with nullcontext() if small else gp_threads(n):
+            if self._engine_for("gradient" if optimizing else "lml", n) == "torch":
+                t = self._tensors(X, Y, noise)
                 self._optimize(tk, t, None)
-                self._set_posterior(tk, t, None)
             else:
-                self._fit_sgpr(tk, t, X)
+                self._optimize_numpy(self.X_train_, Y, noise)
+            if self._engine_for("factor", n) == "torch":
+                self._set_posterior(tk, self._tensors(X, Y, noise), None)
+            else:
+                self._posterior_numpy(self.X_train_, Y, noise)
         return self
+
+    def _engine_for(self, op, n, m=0):
+        """The engine of one exact-inference step (``_engine.choose_engine``)."""
+        return _engine.choose_engine(
+            op, n, m, compiled=getattr(self, "_compiled", True),
+            device_type=self._device().type,
+        )  # fmt: skip
+
+    def _optimize_numpy(self, X, Y, noise):
+        """Maximise the LML on the kernel's NumPy evaluation."""
+        kernel = self.kernel_
+        obj_func = _numpy_exact.make_objective(kernel, X, Y, noise)
+        theta0 = kernel.theta
+        if self.optimizer is None or theta0.shape[0] == 0:
+            self.n_iter_ = 0
+            value = _numpy_exact.lml(kernel, X, Y, noise)
+        else:
+            best, value, self.n_iter_ = optimize(
+                obj_func, theta0, kernel.bounds.reshape(-1, 2),
+                optimizer=self.optimizer, n_restarts=self.n_restarts_optimizer,
+                rng=self._rng, n_theta=theta0.shape[0], max_iter=self.max_iter,
+            )  # fmt: skip
+            kernel.theta = best
+            check_kernel_bounds(kernel)
+            value = -value
+        self.log_marginal_likelihood_value_ = np.float64(value)
+
+    def _posterior_numpy(self, X, Y, noise):
+        """Alg. 2.1 lines 2-3 on the kernel's NumPy evaluation."""
+        try:
+            L, weights = _numpy_exact.posterior(
+                self.kernel_, X, Y, noise, jitter=self._jitter_allowed()
+            )
+        except GPLinAlgError as exc:
+            raise self._not_pd_error(exc) from exc
+        self.L_ = L
+        self._L_inv = _numpy_exact.triangular_inverse(L)
+        self.alpha_ = weights[:, 0] if self.y_train_.ndim == 1 else weights
+
+    def _jitter_allowed(self):
+        """scikit-learn adds nothing to K when the user asks for alpha=0;
+        neither do we (any other alpha: growing jitter, with a warning)."""
+        return bool(np.any(np.asarray(self.alpha) != 0))
+
+    def _not_pd_error(self, exc):
+        return GPLinAlgError(
+            f"The kernel, {self.kernel_}, is not returning a positive definite "
+            "matrix. Try gradually increasing the 'alpha' parameter of your "
+            "GaussianProcessRegressor estimator. (GPRegressor adds no jitter "
+            f"when alpha=0, as scikit-learn.) {exc}"
+        )
 
     def _prepare_targets(self, y):
         if self.n_targets is not None:
@@ -278,7 +364,16 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
             alpha.reshape(-1)[:1] if alpha.size == 1 else alpha, (n,)
         )
 
-    def _resolve_inference(self, n):
+    def _resolve_inference(self, n, tk):
+        if tk is None:
+            if self.inference == "sgpr":
+                raise TypeError(
+                    f"inference='sgpr' needs a kernel with a torch compilation "
+                    f"(gradients with respect to the inducing inputs); "
+                    f"{self.kernel_!r} has none. Supported kernels: "
+                    f"{supported_kernels()}. Use inference='exact' or 'auto'."
+                )
+            return "exact"
         if self.inference == "auto":
             return (
                 "exact" if n <= max(EXACT_MAX_SAMPLES, self._n_inducing(n)) else "sgpr"
@@ -357,7 +452,8 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
             bounds = np.vstack([bounds, free])
         obj_func = make_objective(lml_fn, t["device"])
         if fixed:
-            self.log_marginal_likelihood_value_ = -obj_func(x0, eval_gradient=False)
+            value = -obj_func(x0, eval_gradient=False)
+            self.log_marginal_likelihood_value_ = np.float64(value)
             self.n_iter_ = 0
             return Z
         max_iter = self.max_iter
@@ -370,13 +466,19 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         )  # fmt: skip
         self.kernel_.theta = best[:n_theta]
         check_kernel_bounds(self.kernel_)
-        self.log_marginal_likelihood_value_ = -value
+        self.log_marginal_likelihood_value_ = np.float64(-value)
         return None if Z is None else best[n_theta:].reshape(Z.shape)
 
     def _set_posterior(self, tk, t, Z):
         theta = torch.as_tensor(self.kernel_.theta, device=t["device"])
         if Z is None:
-            post = ExactPosterior(tk, theta, t["X"], t["Y"], t["noise"])
+            try:
+                post = ExactPosterior(
+                    tk, theta, t["X"], t["Y"], t["noise"],
+                    jitter=self._jitter_allowed(),
+                )  # fmt: skip
+            except GPLinAlgError as exc:
+                raise self._not_pd_error(exc) from exc
             self.L_, alpha = post.L.cpu().numpy(), post.alpha
         else:
             Zt = torch.as_tensor(Z, device=t["device"])
@@ -395,7 +497,10 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
 
     # ------------------------------------------------------------- predict
     def _validate_predict(self, X):
-        return validate_data(self, X, reset=False, dtype=np.float64)
+        vector = self.kernel is None or self.kernel.requires_vector_input
+        return validate_data(
+            self, X, reset=False, ensure_2d=vector, dtype=np.float64 if vector else None
+        )
 
     def _predict_prior(self, X, return_std, return_cov):
         if hasattr(self, "X_train_"):
@@ -429,6 +534,14 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         )  # fmt: skip
 
     def _latent(self, X, kind):
+        n = self.X_train_.shape[0]
+        exact = self.inference_ == "exact"
+        if exact and self._engine_for("predict", n, X.shape[0]) == "numpy":
+            weights = self.alpha_.reshape(self.alpha_.shape[0], -1)
+            return _numpy_exact.predict(
+                self.kernel_, self.X_train_, self.L_, weights, X, kind,
+                L_inv=getattr(self, "_L_inv", None),
+            )  # fmt: skip
         with gp_threads(self.alpha_.shape[0]), torch.no_grad():
             post = self._posterior()
             Xt = torch.as_tensor(X, dtype=torch.float64, device=post.theta.device)
@@ -452,12 +565,12 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         eval_gradient : bool, default=False
             Also return the gradient with respect to theta (by autograd).
         clone_kernel : bool, default=True
-            Accepted for compatibility with scikit-learn; ``kernel_`` is never
-            modified.
+            If False, ``kernel_.theta`` is set to ``theta``, as in
+            scikit-learn.
 
         Returns
         -------
-        log_likelihood : float
+        log_likelihood : numpy.float64
             Log marginal likelihood of theta.
         log_likelihood_gradient : ndarray of shape (n_kernel_params,), optional
             Its gradient with respect to theta (only when ``eval_gradient``).
@@ -469,7 +582,20 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
             return self.log_marginal_likelihood_value_
         theta = np.asarray(theta, dtype=np.float64)
         Y = self.y_train_.reshape(self.y_train_.shape[0], -1)
-        t = self._tensors(self.X_train_, Y, self._noise_vector(Y.shape[0]))
+        noise = self._noise_vector(Y.shape[0])
+        if not clone_kernel:
+            self.kernel_.theta = theta
+        op = "gradient" if eval_gradient else "lml"
+        if self.inference_ == "exact" and self._engine_for(op, Y.shape[0]) == "numpy":
+            kernel = with_theta(self.kernel_, theta) if clone_kernel else self.kernel_
+            return _numpy_exact.lml(kernel, self.X_train_, Y, noise, eval_gradient)
+        value = self._torch_lml(theta, Y, noise, eval_gradient)
+        if eval_gradient:
+            return np.float64(-value[0]), -value[1]
+        return np.float64(-value)
+
+    def _torch_lml(self, theta, Y, noise, eval_gradient):
+        t = self._tensors(self.X_train_, Y, noise)
         Z = (
             getattr(self, "inducing_points_", None)
             if self.inference_ == "sgpr"
@@ -482,10 +608,7 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
             else:
                 Zt = torch.as_tensor(Z, device=t["device"])
                 fn = lambda p: sgpr_lml(tk, p, t["X"], t["Y"], Zt, t["noise"])  # noqa: E731
-            value = make_objective(fn, t["device"])(theta, eval_gradient)
-        if eval_gradient:
-            return -value[0], -value[1]
-        return -value
+            return make_objective(fn, t["device"])(theta, eval_gradient)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

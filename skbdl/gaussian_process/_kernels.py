@@ -9,6 +9,7 @@ Two evaluation modes mirror scikit-learn: ``k(X)`` (``same=True``) includes
 ``WhiteKernel`` noise on the diagonal, ``k(X, Y)`` (``same=False``) does not.
 """
 
+import copy
 import math
 
 import numpy as np
@@ -20,6 +21,7 @@ from sklearn.gaussian_process.kernels import (
     Exponentiation,
     ExpSineSquared,
     Matern,
+    PairwiseKernel,
     Product,
     RationalQuadratic,
     Sum,
@@ -36,8 +38,93 @@ _SQ_FLOOR = 1e-30
 
 
 def supported_kernels():
-    """Return a human-readable list of the supported kernel families."""
+    """Return a human-readable list of the kernel families compiled to torch."""
     return _SUPPORTED
+
+
+# Hyper-parameters of the exact scikit-learn kernel types, in the order of
+# their ``hyperparameters`` property (sorted attribute names), i.e. of theta.
+_HYPERPARAMETERS = {
+    RBF: ("length_scale",),
+    Matern: ("length_scale",),
+    RationalQuadratic: ("alpha", "length_scale"),
+    ExpSineSquared: ("length_scale", "periodicity"),
+    DotProduct: ("sigma_0",),
+    ConstantKernel: ("constant_value",),
+    WhiteKernel: ("noise_level",),
+    PairwiseKernel: ("gamma",),
+}
+
+
+def with_theta(kernel, theta):
+    """``kernel.clone_with_theta(theta)`` at a fraction of its cost.
+
+    For trees of the exact scikit-learn types above (and ``+``, ``*``,
+    ``**``) the nodes are shallow-copied and the free hyper-parameters set
+    as sklearn's ``theta`` setter sets them (``exp`` of the slice; a scalar
+    for a single element), without ``clone``'s deep copies and ``dir()``
+    scans: about 3x faster on ``C() * RBF() + WhiteKernel()``. The copy
+    shares the fixed hyper-parameters and bounds with ``kernel``; it is for
+    evaluation only. Any other kernel goes through ``clone_with_theta``.
+    """
+    theta = np.asarray(theta, dtype=np.float64)
+    out, used = _with_theta(kernel, theta, 0)
+    if out is None or used != theta.shape[0]:
+        return kernel.clone_with_theta(theta)
+    return out
+
+
+def _with_theta(kernel, theta, i):
+    kind = type(kernel)
+    if kind is Sum or kind is Product:
+        k1, i = _with_theta(kernel.k1, theta, i)
+        k2, i = (None, i) if k1 is None else _with_theta(kernel.k2, theta, i)
+        if k2 is None:
+            return None, i
+        out = copy.copy(kernel)
+        out.k1, out.k2 = k1, k2
+        return out, i
+    if kind is Exponentiation:
+        inner, i = _with_theta(kernel.kernel, theta, i)
+        if inner is None:
+            return None, i
+        out = copy.copy(kernel)
+        out.kernel = inner
+        return out, i
+    names = _HYPERPARAMETERS.get(kind)
+    if names is None:
+        return None, i
+    out = copy.copy(kernel)
+    for name in names:
+        bounds = getattr(kernel, name + "_bounds")
+        if isinstance(bounds, str) and bounds == "fixed":
+            continue
+        value = getattr(kernel, name)
+        n = 1
+        if name == "length_scale" and np.iterable(value) and len(value) > 1:
+            n = len(value)  # anisotropic RBF / Matern
+        setattr(out, name, np.exp(theta[i : i + n]) if n > 1 else np.exp(theta[i]))
+        i += n
+    return out, i
+
+
+class UncompilableKernelError(TypeError):
+    """The kernel (or one of its parts) has no torch compilation."""
+
+
+def compile_kernel(kernel):
+    """``TorchKernel(kernel)``, or None when the kernel cannot be compiled.
+
+    Only the exact types listed by :func:`supported_kernels` compile; a
+    subclass (which may override ``__call__``) or any other kernel does not,
+    and the caller evaluates it with its own NumPy ``__call__`` instead.
+    """
+    if not kernel.requires_vector_input:
+        return None
+    try:
+        return TorchKernel(kernel)
+    except UncompilableKernelError:
+        return None
 
 
 class TorchKernel:
@@ -46,7 +133,9 @@ class TorchKernel:
     Parameters
     ----------
     kernel : sklearn.gaussian_process.kernels.Kernel
-        The kernel to compile. Raises ``TypeError`` if unsupported.
+        The kernel to compile. Raises ``UncompilableKernelError`` (a
+        ``TypeError``) when it, or one of its parts, is not of an exact type
+        listed by :func:`supported_kernels`.
     """
 
     def __init__(self, kernel):
@@ -111,12 +200,19 @@ class _SqDist(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, X, Y, sym):
-        x2 = (X * X).sum(1)
-        y2 = x2 if sym else (Y * Y).sum(1)
-        sq = torch.addmm(x2[:, None], X, Y.T, alpha=-2.0).add_(y2)
+        ctx.save_for_backward(X, Y)
+        # Distances do not change when both sets are shifted by one centre;
+        # centring keeps |x|^2 + |y|^2 - 2 x.y from cancelling the digits of
+        # data far from the origin.
+        centre = Y.mean(0)
+        Xc = X - centre
+        Yc = Xc if sym else Y - centre
+        x2 = (Xc * Xc).sum(1)
+        y2 = x2 if sym else (Yc * Yc).sum(1)
+        sq = torch.addmm(x2[:, None], Xc, Yc.T, alpha=-2.0).add_(y2)
+        _refine_small(sq, Xc, Yc, x2, y2)
         if sym:
             sq.fill_diagonal_(0.0)
-        ctx.save_for_backward(X, Y)
         return sq.clamp_min_(0.0)
 
     @staticmethod
@@ -130,6 +226,26 @@ class _SqDist(torch.autograd.Function):
             GX = G.T @ torch.cat([X, X.new_ones(X.shape[0], 1)], 1)  # [G^T X, colsum]
             gY = 2.0 * (Y * GX[:, -1:] - GX[:, :-1])
         return gX, gY, None
+
+
+# Entries of the expanded squared distance below this fraction of the largest
+# squared norms are recomputed as sum((x - y)^2): there the expansion's
+# rounding error (about 1e-16 of the norms) would exceed 1e-10 of the value.
+_REFINE_BELOW = 1e-6
+_REFINE_CHUNK = 1 << 20
+
+
+def _refine_small(sq, X, Y, x2, y2):
+    """Recompute, in place, the entries of ``sq`` that the expansion
+    computed with too few correct digits (near-equal rows)."""
+    if sq.numel() == 0:
+        return
+    tol = _REFINE_BELOW * (float(x2.max()) + float(y2.max()))
+    rows, cols = torch.nonzero(sq <= tol, as_tuple=True)
+    for start in range(0, rows.numel(), _REFINE_CHUNK):
+        i = rows[start : start + _REFINE_CHUNK]
+        j = cols[start : start + _REFINE_CHUNK]
+        sq[i, j] = ((X[i] - Y[j]) ** 2).sum(1)
 
 
 def _sqdist(X, Y, same):
@@ -261,9 +377,9 @@ def _compile(kernel, offset):
     if kind is Matern:
         nu = float(kernel.nu)
         if nu not in (0.5, 1.5, 2.5, np.inf):
-            raise TypeError(
-                f"Matern kernel with nu={kernel.nu} is not supported; use nu in "
-                f"{{0.5, 1.5, 2.5, inf}}. Supported kernels: {_SUPPORTED}."
+            raise UncompilableKernelError(
+                f"Matern kernel with nu={kernel.nu} has no torch compilation; "
+                f"use nu in {{0.5, 1.5, 2.5, inf}}. Supported kernels: {_SUPPORTED}."
             )
         return _stationary(kernel, offset, nu)
     simple = {
@@ -275,7 +391,8 @@ def _compile(kernel, offset):
     }
     if kind in simple:
         return simple[kind](kernel, offset)
-    raise TypeError(
-        f"Kernel {kernel!r} of type {kind.__name__} is not supported by skbdl's "
-        f"torch GP. Supported kernels: {_SUPPORTED}."
+    raise UncompilableKernelError(
+        f"Kernel {kernel!r} of type {kind.__name__} has no torch compilation "
+        f"in skbdl (subclasses are not compiled as their parent, since they "
+        f"may override __call__). Supported kernels: {_SUPPORTED}."
     )

@@ -65,10 +65,10 @@ def exact_lml(tk, theta, X, Y, alpha):
 class ExactPosterior:
     """p(f* | y) of the exact GP (R&W Alg. 2.1), built with jitter retries."""
 
-    def __init__(self, tk, theta, X, Y, alpha):
+    def __init__(self, tk, theta, X, Y, alpha, jitter=True):
         self.tk, self.theta, self.X = tk, theta, X
         K = tk(theta, X) + torch.diag_embed(alpha)
-        self.L = cholesky(K, "kernel matrix K(X, X) + alpha")  # line 2
+        self.L = cholesky(K, "kernel matrix K(X, X) + alpha", jitter=jitter)  # 2
         self.alpha = torch.cholesky_solve(Y, self.L)  # line 3
 
     @classmethod
