@@ -173,6 +173,31 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
                 f"device such as 'cpu' or 'cuda'; got {self.device!r}."
             ) from exc
 
+    def set_params(self, **params):
+        """Set the estimator's parameters, ``method__*`` ones included.
+
+        A nested ``method__<param>`` needs a method object; when ``method``
+        is (or is being set to) a registered name, it is first replaced by
+        an instance of that method's class, so
+        ``GridSearchCV(est, {"method": ["mc_dropout"], "method__p": [0.1]})``
+        works as with a method object.
+
+        Returns
+        -------
+        self : estimator instance
+        """
+        if any(key.startswith("method__") for key in params):
+            method = params.get("method", self.method)
+            if isinstance(method, str):
+                if method not in METHODS:
+                    raise ValueError(
+                        f"The 'method' parameter of {type(self).__name__} must be "
+                        f"one of {sorted(METHODS)} or a method object; got "
+                        f"{method!r}."
+                    )
+                params["method"] = METHODS[method]()
+        return super().set_params(**params)
+
     def _resolve_method(self):
         """``method_``: a clone of the method object (validated)."""
         method = self.method

@@ -126,6 +126,24 @@ def test_set_params_nested_reaches_method_():
     assert est.get_params()["method__p"] == 0.3
 
 
+def test_nested_method_params_with_the_method_given_by_name():
+    """``method__*`` beside a method name resolves the name to its class."""
+    grid = {"method": ["mc_dropout"], "method__p": [0.05, 0.3]}
+    search = GridSearchCV(_clf(max_epochs=5), grid, cv=2).fit(X, y_clf)
+    ps = sorted(p["method__p"] for p in search.cv_results_["params"])
+    assert ps == [0.05, 0.3]
+    best = search.best_estimator_
+    assert isinstance(best.method_, MCDropout)
+    assert best.method_.p == search.best_params_["method__p"]
+    # the name already set on the estimator works too
+    est = _clf(method="mc_dropout", max_epochs=2).set_params(method__p=0.2)
+    assert isinstance(est.method, MCDropout) and est.method.p == 0.2
+    with pytest.raises(ValueError, match="'method' parameter.*'nope'"):
+        _clf().set_params(method="nope", method__p=0.2)
+    with pytest.raises(ValueError, match="Invalid parameter 'q'"):
+        _clf(method="mc_dropout").set_params(method__q=0.2)
+
+
 @pytest.mark.parametrize("name", METHOD_NAMES)
 def test_grid_search_each_method_by_name(name):
     search = GridSearchCV(_clf(max_epochs=5), {"method": [name]}, cv=2).fit(X, y_clf)
