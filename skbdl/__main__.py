@@ -46,6 +46,17 @@ def _entropy(proba):
     return -(proba * np.log(np.clip(proba, 1e-12, None))).sum(axis=1)
 
 
+def _positive_int(text):
+    """argparse type: an integer >= 1, or a usage error naming the value."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}")
+    return value
+
+
 def evaluate(name, data, epochs):
     """Fit one method on both tasks; return its table row and test probabilities."""
     X_tr, X_te, y_tr, y_te = data
@@ -116,7 +127,8 @@ def main(argv=None):
         default=",".join(METHODS),
         help="comma-separated method names (default: all registered)",
     )
-    parser.add_argument("--epochs", type=int, default=100, help="training epochs")
+    parser.add_argument("--epochs", type=_positive_int, default=100,
+                        help="training epochs (a positive integer)")
     parser.add_argument("--plot", metavar="PATH", help="save reliability diagrams here")
     args = parser.parse_args(argv)
     names = [m.strip() for m in args.methods.split(",") if m.strip()]

@@ -86,3 +86,12 @@ def test_main_rejects_unknown_methods(capsys):
         main(["--methods", "map,nope", "--epochs", "1"])
     assert exc.value.code == 2
     assert "unknown method(s) ['nope']" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("epochs", ["0", "-3", "ten"])
+def test_main_rejects_epochs_that_are_not_positive(capsys, epochs):
+    with pytest.raises(SystemExit) as exc:
+        main(["--epochs", epochs])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert f"--epochs: must be a positive integer; got '{epochs}'" in err

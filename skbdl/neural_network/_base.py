@@ -166,12 +166,18 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
 
     def _check_device(self):
         try:
-            torch.device(self.device)
+            device = torch.device(self.device)
         except (RuntimeError, TypeError) as exc:
             raise ValueError(
                 f"The 'device' parameter of {type(self).__name__} must be a torch "
                 f"device such as 'cpu' or 'cuda'; got {self.device!r}."
             ) from exc
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(
+                f"device={self.device!r} but this torch has no CUDA device "
+                f"(torch.cuda.is_available() is False: torch {torch.__version__}). "
+                f"Use device='cpu', or install a CUDA build of torch."
+            )
 
     def set_params(self, **params):
         """Set the estimator's parameters, ``method__*`` ones included.

@@ -150,6 +150,12 @@ class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
         self.heteroscedastic = heteroscedastic
 
     def _encode_y(self, y):
+        if y.dtype.kind not in "biuf":
+            raise ValueError(
+                f"{type(self).__name__} needs numeric targets y; got an array of "
+                f"dtype {y.dtype}. Convert y with y.astype(float), or use "
+                f"BayesianMLPClassifier for class labels."
+            )
         self._y_mean = float(np.mean(y))
         std = float(np.std(y))
         self._y_std = std if std > 0 else 1.0

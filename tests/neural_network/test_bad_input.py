@@ -6,6 +6,7 @@ scikit-learn's) validation before any tensor is built.
 
 import numpy as np
 import pytest
+import torch
 from sklearn.exceptions import NotFittedError
 
 from skbdl.inference import MAP, Ensemble, MCDropout
@@ -247,6 +248,19 @@ def test_invalid_confidence():
 def test_invalid_device():
     with pytest.raises(ValueError, match="device"):
         _fast(BayesianMLPClassifier, device="nope").fit(X, y_clf)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a torch without CUDA")
+def test_cuda_without_cuda_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"device='cuda'.*no CUDA.*device='cpu'"):
+        _fast(BayesianMLPClassifier, device="cuda").fit(X, y_clf)
+
+
+@pytest.mark.parametrize("y", [np.array(["a", "b"] * 10), np.array(["1.5"] * 20)])
+def test_regressor_with_string_targets_is_a_clear_error(y):
+    match = "needs numeric targets y.*BayesianMLPClassifier"
+    with pytest.raises(ValueError, match=match):
+        _fast(BayesianMLPRegressor).fit(X, y)
 
 
 def test_unknown_method_object():
