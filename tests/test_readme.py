@@ -2,6 +2,9 @@
 
 import pathlib
 import re
+import warnings
+
+import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -31,3 +34,22 @@ def test_oracle_requirements_are_pinned():
     names = {p.split("==")[0].lower().replace("_", "-") for p in pins}
     assert "laplace-torch" in names
     assert not names & {"torch", "torchvision"}  # never replace the CPU torch
+
+
+def _python_blocks():
+    readme = (ROOT / "README.md").read_text()
+    return re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+
+
+@pytest.mark.parametrize("index", range(len(_python_blocks())))
+def test_readme_snippets_run_as_written(index):
+    """Each ``python`` block of the README runs on its own, as a user pastes it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence notes of short fits
+        exec(compile(_python_blocks()[index], f"README.md block {index}", "exec"), {})
+    plt.close("all")
