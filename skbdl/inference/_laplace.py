@@ -3,6 +3,7 @@ al., 2021) with a generalised Gauss-Newton Hessian."""
 
 import dataclasses
 import math
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -23,6 +24,7 @@ from ._curvature import (
 from ._laplace_online import OnlineEnergy, OnlineMarglik
 from ._laplace_posterior import POSTERIORS
 from ._laplace_tuning import (
+    _LOG_BOUNDS,
     _LOG_S_BOUNDS,
     Evidence,
     LinearGaussianEvidence,
@@ -297,8 +299,36 @@ class Laplace(BaseInference):
         self._theta = layer_params(self.module_)[self._first :]
         evidence = self._fit_curvature(train)
         log_delta, log_s = self._tune(evidence, problem, valid)
+        if not isinstance(self.prior_precision, Real):
+            self._warn_at_edge(log_delta)
         self._set_hypers(evidence, log_delta, log_s)
         return self
+
+    def _warn_at_edge(self, log_delta):
+        """Warn when a tuned prior precision sits on its search range's edge."""
+        lo, hi = _LOG_BOUNDS
+        log_delta = np.atleast_1d(np.asarray(log_delta, dtype=float))
+        chooser = ("held-out rows prefer" if self.prior_precision == "holdout"
+                   else "evidence prefers")
+        if np.any(log_delta >= hi - 0.05):
+            warnings.warn(
+                f"Laplace's tuned prior precision reached the top of its search "
+                f"range ({math.exp(hi):.0e}, prior_precision="
+                f"{self.prior_precision!r}): the "
+                f"{chooser} a posterior with almost no spread, so the predictions are "
+                f"MAP's with close to zero epistemic uncertainty. Use method='map' "
+                f"if that is what you want, or set a prior_precision yourself.",
+                UserWarning, stacklevel=5,
+            )
+        elif np.any(log_delta <= lo + 0.05):
+            warnings.warn(
+                f"Laplace's tuned prior precision reached the bottom of its search "
+                f"range ({math.exp(lo):.0e}, prior_precision="
+                f"{self.prior_precision!r}): the prior is as weak as the search "
+                f"allows and the epistemic uncertainty may be overstated. Set a "
+                f"prior_precision yourself, or check the data's scaling.",
+                UserWarning, stacklevel=5,
+            )
 
     def _fit_online(self, train):
         """Train the MAP while learning the precisions (Immer et al., 2021)."""

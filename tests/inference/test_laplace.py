@@ -646,3 +646,32 @@ def test_online_energy_is_the_gaussian_prior_of_the_laplace_layers(first, log_de
             for d, layer in zip(delta, layers[first:])
         )
         assert float(energy(module)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_a_tuned_precision_on_the_edge_of_its_range_warns():
+    """On digits the held-out search picks 1e6 (the top): Laplace is then MAP.
+
+    Measured: 300 digits rows, MLP (16,), 30 epochs, holdout -> 1e6; the
+    default regressor on a 120-row sinusoid -> 4e-4 (inside the range, no
+    warning).
+    """
+    import warnings
+
+    from sklearn.datasets import load_digits
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_digits(return_X_y=True)
+    X = StandardScaler().fit_transform(X[:300])
+    clf = BayesianMLPClassifier((16,), method=Laplace(prior_precision="holdout"),
+                                max_epochs=30, random_state=0)
+    match = r"top of its search range \(1e\+06.*method='map'"
+    with pytest.warns(UserWarning, match=match):
+        clf.fit(X, y[:300])
+    assert clf.method_.prior_precision_[0] == pytest.approx(1e6, rel=0.05)
+    rng = np.random.RandomState(0)
+    Xr = rng.uniform(-2, 2, (120, 1))
+    yr = np.sin(2 * Xr[:, 0]) + 0.1 * rng.randn(120)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="Laplace's tuned prior precision")
+        reg = BayesianMLPRegressor((16,), max_epochs=100, random_state=0).fit(Xr, yr)
+    assert 1e-4 < reg.method_.prior_precision_[0] < 1e6
