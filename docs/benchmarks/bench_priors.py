@@ -63,6 +63,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from skbdl import BayesianMLPClassifier, BayesianMLPRegressor  # noqa: E402
 from skbdl.metrics import gaussian_nll, negative_log_likelihood  # noqa: E402
 from skbdl.priors import GaussianPrior, LaplacePrior, SpikeAndSlabPrior  # noqa: E402
+from skbdl.utils._torch import get_num_threads  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 OUT = HERE / "bench_priors.json"
@@ -242,7 +243,8 @@ def main():
     results = json.loads(OUT.read_text()) if OUT.exists() and not QUICK else {}
     results["env"] = {"python": platform.python_version(), "torch": torch.__version__,
                       "sklearn": sklearn.__version__, "machine": platform.machine(),
-                      "threads": torch.get_num_threads(), "epochs": EPOCHS}
+                      "skbdl_threads": get_num_threads(),
+                      "torch_global_threads": torch.get_num_threads(), "epochs": EPOCHS}
     start = time.perf_counter()
     for name in wanted:
         results[name] = SECTIONS[name]()
