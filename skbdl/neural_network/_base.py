@@ -188,9 +188,15 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
         ``GridSearchCV(est, {"method": ["mc_dropout"], "method__p": [0.1]})``
         works as with a method object.
 
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters, ``method__<param>`` included.
+
         Returns
         -------
         self : estimator instance
+            The estimator, with the parameters set.
         """
         if any(key.startswith("method__") for key in params):
             method = params.get("method", self.method)
