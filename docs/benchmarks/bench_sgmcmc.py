@@ -54,20 +54,14 @@ os.environ["SKBDL_NUM_THREADS"] = "1"
 import numpy as np  # noqa: E402
 import sklearn  # noqa: E402
 import torch  # noqa: E402
+from bench_variational import median_time, scores, split  # noqa: E402
 from sklearn.datasets import load_digits, make_moons  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from skbdl import BayesianMLPClassifier  # noqa: E402
 from skbdl.inference import SGLD  # noqa: E402
 from skbdl.inference._sgld import _kept_steps  # noqa: E402
 from skbdl.inference._sgld_update import sampling_steps, step_sizes  # noqa: E402
-from skbdl.metrics import (  # noqa: E402
-    brier_score,
-    expected_calibration_error,
-    negative_log_likelihood,
-    ood_auroc,
-)
 
 HERE = pathlib.Path(__file__).resolve().parent
 OUT = HERE / "bench_sgmcmc.json"
@@ -84,30 +78,7 @@ METHODS = {
 
 
 def digits(ood):
-    X, y = load_digits(return_X_y=True)
-    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, stratify=y,
-                                          random_state=0)
-    scaler = StandardScaler().fit(Xtr)
-    Xtr, Xte = scaler.transform(Xtr), scaler.transform(Xte)
-    if not ood:
-        return Xtr, ytr, Xte, yte, None
-    return Xtr[ytr < 5], ytr[ytr < 5], Xte[yte < 5], yte[yte < 5], Xte[yte >= 5]
-
-
-def entropy(p):
-    return -(p * np.log(np.clip(p, 1e-12, None))).sum(1)
-
-
-def scores(proba, y, proba_out=None):
-    labels = np.arange(proba.shape[1])
-    row = {"acc": float((proba.argmax(1) == y).mean()),
-           "nll": float(negative_log_likelihood(y, proba, labels=labels)),
-           "ece": float(expected_calibration_error(y, proba, labels=labels)),
-           "brier": float(brier_score(y, proba, labels=labels))}
-    if proba_out is not None:
-        row["ood_auroc"] = float(ood_auroc(entropy(proba), entropy(proba_out)))
-        row["ood_conf"] = float(proba_out.max(1).mean())
-    return row
+    return split(load_digits, ood)
 
 
 def estimator(method, hidden=HIDDEN, seed=0, batch_size=BATCH):
@@ -236,16 +207,8 @@ def speed():
                 p = p + torch.softmax(h, -1)
             return p / S
 
-    def median(fn, repeats=5):
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-        return float(np.median(times))
-
-    out = {"n_draws": S, "floor_s": median(floor),
-           "predict_proba_s": median(lambda: clf.predict_proba(X))}
+    out = {"n_draws": S, "floor_s": median_time(floor),
+           "predict_proba_s": median_time(lambda: clf.predict_proba(X))}
     out["ratio"] = out["predict_proba_s"] / out["floor_s"]
     print(out, flush=True)
     return out
@@ -379,10 +342,10 @@ def main(names):
                           "machine": platform.machine()}
         OUT.write_text(json.dumps(result, indent=2) + "\n")
     if "digits" in result:
-        print(table(result["digits"], ["acc", "nll", "ece", "brier", "fit_s",
+        print(table(result["digits"], ["accuracy", "nll", "ece", "brier", "fit_s",
                                        "fit_ratio"]))
     if "ood" in result:
-        print(table(result["ood"], ["acc", "nll", "ood_auroc", "ood_conf",
+        print(table(result["ood"], ["accuracy", "nll", "ood_auroc", "ood_conf",
                                     "fit_ratio"]))
     if "hmc" in result:
         print(table({k: v for k, v in result["hmc"].items() if k != "hmc"},

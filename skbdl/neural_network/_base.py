@@ -159,8 +159,7 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
         if layers is None:
             return
         with torch.no_grad():
-            inclusion = prior.feature_inclusion([(w.double(), b.double())
-                                                 for w, b in layers])
+            inclusion = prior.feature_inclusion(layers)
         if inclusion is not None:
             self.feature_inclusion_ = inclusion.mean(0).cpu().numpy()
 

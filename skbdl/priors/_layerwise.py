@@ -242,9 +242,10 @@ class SpikeAndSlabPrior(_BasePrior):
         Returns
         -------
         inclusion : torch.Tensor of shape (M, in)
-            ``inclusion_probability`` of the input layer's weight.
+            ``inclusion_probability`` of the input layer's weight, in
+            float64 (only that weight is converted).
         """
-        return self.inclusion_probability(layers[0][0])
+        return self.inclusion_probability(layers[0][0].double())
 
 
 class LayerwisePrior(_BasePrior):
