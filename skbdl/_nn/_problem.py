@@ -12,8 +12,13 @@ import torch
 
 from ..utils._torch import seeded
 from ._engine import StepHook, TensorData, make_engine
+from ._fused import fused_reason, train_fused
 from ._likelihood import NOISE_POLICIES
 from ._module import MLP, count_weights
+
+#: Train plain MLPs with the fused path (``_fused``) where it applies; the
+#: tests switch it off to compare with the generic engine.
+FUSED = True
 
 
 def train_valid_split(X, y, fraction, generator):
@@ -149,6 +154,13 @@ class TrainingProblem:
         """
         if noise not in NOISE_POLICIES:
             raise ValueError(f"noise must be one of {NOISE_POLICIES}; got {noise!r}.")
+        if FUSED and fused_reason(
+            self, module, likelihood=likelihood, optimizer=optimizer,
+            optimizer_kwargs=optimizer_kwargs, params=params, noise=noise,
+            extra_energy=extra_energy, callbacks=callbacks, on_step=on_step,
+        ) is None:  # the same run, without autograd or skorch
+            return train_fused(self, [module], seeds=[seeds], likelihoods=[likelihood],
+                               noise=noise)[0]
         if extra_energy == "prior":
             extra_energy = self.neg_log_prior
         if params is None:
@@ -176,3 +188,45 @@ class TrainingProblem:
         for callback in noise_callbacks:  # the noise of the weights returned
             callback.refit(module)
         return [float(v) for v in engine.history[:, "train_loss"]]
+
+    @property
+    def trains_stacked(self):
+        """Whether ``train_members`` trains networks of ``build_module()``
+        together as one stacked network (else one run after the other)."""
+        return FUSED and fused_reason(self) is None
+
+    def train_members(self, modules, *, seeds, likelihoods, labels=None):
+        """Train several networks on the energy with the default settings.
+
+        The runs are those of ``train(modules[k], seeds=seeds[k],
+        likelihood=likelihoods[k])`` for every ``k``. When
+        ``trains_stacked``, plain MLPs are trained together as one stacked
+        network (``_fused``: batched ops over a leading member axis); a
+        member's weights then depend on the set of runs stacked, so give the
+        same set (all the members) whatever the number of jobs. Otherwise
+        the runs are trained one after the other.
+
+        Parameters
+        ----------
+        modules : list of nn.Module
+            The networks, trained in place.
+        seeds : list of Seeds
+            The seed tree of each run.
+        likelihoods : list of Likelihood
+            The likelihood of each run.
+        labels : list of str, optional
+            Names of the runs in the progress lines (``verbose``).
+
+        Returns
+        -------
+        curves : list of list of float
+            The loss curve of each run (see ``train``).
+        """
+        if self.trains_stacked and all(
+            fused_reason(self, m, likelihood=lik) is None
+            for m, lik in zip(modules, likelihoods)
+        ):
+            return train_fused(self, list(modules), seeds=list(seeds),
+                               likelihoods=list(likelihoods), labels=labels)
+        return [self.train(m, seeds=s, likelihood=lik)
+                for m, s, lik in zip(modules, seeds, likelihoods)]

@@ -1,0 +1,310 @@
+"""Fused training of plain MLPs: hand-written forward and backward passes.
+
+On networks the size of small tabular problems (64-100-10, batches of 64)
+the time of a training step is per-operation overhead, not arithmetic:
+autograd records and replays every op and skorch adds a Python layer per
+batch, so the generic engine (``_engine.Engine``) took 2.7 s for 200 epochs
+on digits where scikit-learn's NumPy MLP takes 1.1 s
+(docs/benchmarks/RESULTS.md, "Training speed"). For the common case this
+module runs the same optimisation with about a dozen tensor ops per step:
+
+* the energy ``mean_batch(-log p(y|x, w)) + (-log p(w)) / N`` of the engine,
+  with the gradient of the likelihood with respect to the latent output and
+  the back-propagation through the layers written out;
+* the same minibatches (one permutation per epoch from the run's
+  ``"batches"`` generator), the same initial weights, torch's Adam;
+* ``S`` networks at once: every tensor has a leading member axis and every
+  op is batched over it (``baddbmm``/``bmm``), so a deep ensemble costs far
+  less than ``S`` separate fits. Each op computes a member's slice exactly as
+  it would alone (checked bitwise in the tests), so a member's weights do not
+  depend on which other members share its stack.
+
+``fused_reason`` says when the fast path applies; anything else (dropout,
+custom update rules, callbacks, early stopping, non-Gaussian priors,
+learned or heteroscedastic noise) runs through the generic engine. The two
+paths agree to float rounding (tests/nn/test_fused.py).
+"""
+
+import math
+import time
+
+import numpy as np
+import torch
+
+from ._likelihood import MIN_NOISE_VAR, Categorical, Gaussian
+from ._module import ACTIVATIONS, MLP
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+def fused_reason(problem, module=None, *, likelihood=None,
+                 optimizer=torch.optim.Adam, optimizer_kwargs=None, params=None,
+                 noise="refit", extra_energy="prior", callbacks=(), on_step=()):
+    """Why a training run cannot take the fused path, or None when it can.
+
+    The arguments are those of ``TrainingProblem.train``; ``module=None``
+    stands for a network of ``problem.build_module()`` (a plain MLP) and
+    ``likelihood=None`` for the problem's likelihood.
+    """
+    from ..priors import GaussianPrior  # the priors layer sits below _nn
+
+    module_ok = module is None or (type(module) is MLP and module.dropout == 0)
+    likelihood = problem.likelihood if likelihood is None else likelihood
+    checks = [
+        (module_ok, "the module is not a plain MLP"),
+        (type(likelihood) in (Categorical, Gaussian), "the likelihood"),
+        (noise in ("refit", "fixed"), "the noise is learned by gradient"),
+        (optimizer is torch.optim.Adam and not optimizer_kwargs, "the optimizer"),
+        (params is None, "a parameter subset is trained"),
+        (extra_energy == "prior" and type(problem.prior) is GaussianPrior
+         and problem.prior._isotropic(), "the prior is not an isotropic Gaussian"),
+        (not callbacks and not on_step, "training hooks"),
+        (problem.valid is None, "early stopping"),
+        (problem.activation in ACTIVATIONS, "the activation"),
+    ]
+    for ok, reason in checks:
+        if not ok:
+            return reason
+    return None
+
+
+class _Adam:
+    """Adam (Kingma & Ba, 2015) on a list of tensors, as ``torch.optim.Adam``
+    computes it with its default betas and eps.
+
+    ``torch.optim`` is not used: its first step imports ``torch._dynamo``
+    (about a second, once per process), more than a whole small fit. The
+    update is torch's fused Adam kernel where the build has it, else the same
+    arithmetic in ``_foreach`` ops.
+    """
+
+    def __init__(self, params, lr, betas=(0.9, 0.999), eps=1e-8):
+        self.params, self.lr, self.betas, self.eps = list(params), float(lr), betas, eps
+        self.exp_avgs = [torch.zeros_like(p) for p in self.params]
+        self.exp_avg_sqs = [torch.zeros_like(p) for p in self.params]
+        self.steps = [torch.zeros((), dtype=torch.float32, device=p.device)
+                      for p in self.params]
+        self.t = 0
+
+    def step(self, grads):
+        self.t += 1
+        beta1, beta2 = self.betas
+        try:
+            torch._foreach_add_(self.steps, 1)
+            torch._fused_adam_(
+                self.params, grads, self.exp_avgs, self.exp_avg_sqs, [], self.steps,
+                lr=self.lr, beta1=beta1, beta2=beta2, weight_decay=0.0, eps=self.eps,
+                amsgrad=False, maximize=False)
+        except (AttributeError, NotImplementedError, RuntimeError):  # pragma: no cover
+            self._foreach_step(grads)
+
+    def _foreach_step(self, grads):  # pragma: no cover - builds without the kernel
+        beta1, beta2 = self.betas
+        torch._foreach_lerp_(self.exp_avgs, grads, 1 - beta1)
+        torch._foreach_mul_(self.exp_avg_sqs, beta2)
+        torch._foreach_addcmul_(self.exp_avg_sqs, grads, grads, 1 - beta2)
+        denom = torch._foreach_sqrt(self.exp_avg_sqs)
+        torch._foreach_div_(denom, math.sqrt(1 - beta2 ** self.t))
+        torch._foreach_add_(denom, self.eps)
+        torch._foreach_addcdiv_(self.params, self.exp_avgs, denom,
+                                -self.lr / (1 - beta1 ** self.t))
+
+
+class _Stack:
+    """The weights of ``S`` same-shaped MLPs on a leading member axis.
+
+    All the weights and biases of a member are views into one row of a flat
+    ``(S, P)`` buffer, and their gradients into another: the optimizer and
+    the prior's ``sum w^2`` are then one op each over the ``S`` rows,
+    whatever the depth. Activations are held transposed, ``(S, width, n)``:
+    the softmax over the classes then runs along a strided axis, several
+    times faster than along a short last axis.
+    """
+
+    def __init__(self, modules):
+        layers = [m.layers() for m in modules]
+        S, first = len(modules), layers[0]
+        like = first[0][0]
+        n_flat = sum(w.numel() + b.numel() for w, b in first)
+        self.flat = torch.empty(S, n_flat, dtype=like.dtype, device=like.device)
+        self.grad = torch.zeros_like(self.flat)
+        self.weights, self.biases, self.grad_w, self.grad_b = [], [], [], []
+        offset = 0
+        for i, (w, b) in enumerate(first):
+            (out, n_in), size = w.shape, w.numel()
+            for target, buf in ((self.weights, self.flat), (self.grad_w, self.grad)):
+                target.append(buf[:, offset:offset + size].view(S, out, n_in))
+            offset += size
+            for target, buf in ((self.biases, self.flat), (self.grad_b, self.grad)):
+                target.append(buf[:, offset:offset + out].view(S, out, 1))
+            offset += out
+            for k in range(S):
+                self.weights[i][k] = layers[k][i][0].detach()
+                self.biases[i][k, :, 0] = layers[k][i][1].detach()
+        self.rows = list(self.flat.unbind(0))
+        self.grad_rows = list(self.grad.unbind(0))
+        self.name = modules[0].activation
+        self.activation = ACTIVATIONS[self.name]
+
+    def forward(self, xt, keep=False):
+        """Latent outputs ``(S, k, n)`` of inputs ``(S, d, n)``.
+
+        With ``keep`` also the inputs and pre-activations of every layer.
+        """
+        inputs, pre = [xt], []
+        h = xt
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            h = torch.baddbmm(b, w, h)
+            if i < last:
+                pre.append(h)
+                h = self.activation.fn(h)
+                inputs.append(h)
+        return (h, inputs, pre) if keep else h
+
+    def backward(self, grad_f, inputs, pre, ones, coef):
+        """Fill ``self.grad``: the data term plus ``coef * w`` (the prior).
+
+        ``grad_f`` ``(S, k, n)`` is the gradient of the batch's mean NLL at
+        the latent outputs; ``ones`` is an ``(S, n, 1)`` column for the bias
+        sums.
+        """
+        g = grad_f
+        for i in range(len(self.weights) - 1, -1, -1):
+            w = self.weights[i]
+            torch.baddbmm(w, g, inputs[i].transpose(1, 2), beta=coef,
+                          out=self.grad_w[i])
+            torch.baddbmm(self.biases[i], g, ones, beta=coef, out=self.grad_b[i])
+            if i > 0:
+                g = torch.bmm(w.transpose(1, 2), g)
+                if self.name == "relu":  # one op instead of a mask and a product
+                    g = torch.ops.aten.threshold_backward(g, pre[i - 1], 0)
+                else:
+                    g = g * self.activation.grad(pre[i - 1], inputs[i])
+
+    def sum_squares(self):
+        """``sum w^2`` of every member, shape (S,)."""
+        return torch.stack(torch._foreach_norm(self.rows)) ** 2
+
+    def write_back(self, modules):
+        for k, module in enumerate(modules):
+            for (w, b), sw, sb in zip(module.layers(), self.weights, self.biases):
+                w.copy_(sw[k])
+                b.copy_(sb[k, :, 0])
+
+
+def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=None):
+    """Train ``S`` MLPs on the problem's energy; return one loss curve each.
+
+    Parameters
+    ----------
+    problem : TrainingProblem
+        Data, prior, ``N``, epochs, batch size, learning rate, verbosity.
+    modules : list of MLP
+        ``S`` networks of the same architecture, trained in place.
+    seeds : list of Seeds
+        The seed tree of each run (its ``"batches"`` stream orders the rows).
+    likelihoods : list of Categorical or Gaussian
+        The likelihood of each run; a Gaussian's noise is refit per epoch
+        (``noise="refit"``) or kept (``"fixed"``).
+    noise : {"refit", "fixed"}
+        The noise policy of the Gaussian likelihoods.
+    labels : list of str, optional
+        Names of the runs in the progress lines (``verbose``).
+
+    Returns
+    -------
+    curves : list of list of float
+        The mean training energy per epoch of each run (divided by ``N``).
+    """
+    S, X, n = len(modules), problem.X, problem.n_train
+    batch = min(problem.batch_size, n)
+    coef = float(problem.prior.precision) / n
+    stack = _Stack(modules)
+    regression = isinstance(likelihoods[0], Gaussian)
+    if regression:
+        y = problem.y.to(X.dtype)
+        log_var = torch.cat([lik._log_var().detach() for lik in likelihoods])
+        log_var = log_var.view(S, 1, 1)
+    else:
+        y, n_classes = problem.y, problem.n_latent
+    generators = [s.generator("batches") for s in seeds]
+    optimizer = _Adam(stack.rows, problem.lr)
+    ones = torch.ones(S, batch, 1, dtype=X.dtype, device=X.device)
+    ones_last = ones[:, : n - batch * ((n - 1) // batch)]
+
+    def refit():
+        nonlocal log_var
+        if regression and noise == "refit":
+            resid = y - stack.forward(X.t().expand(S, *X.t().shape))
+            log_var = torch.log((resid * resid).mean(2, keepdim=True)
+                                .clamp_min(MIN_NOISE_VAR))
+
+    curves = [[] for _ in range(S)]
+    with torch.no_grad():
+        refit()
+        for epoch in range(problem.max_epochs):
+            start_time = time.perf_counter()
+            order = torch.cat([torch.randperm(n, generator=g) for g in generators])
+            order = order.to(X.device)
+            xs = X.index_select(0, order).view(S, n, -1).transpose(1, 2)
+            if regression:
+                ts = y.index_select(0, order).view(S, 1, n)
+            else:  # one-hot targets, (S, k, n)
+                ts = torch.nn.functional.one_hot(y.index_select(0, order).view(S, n),
+                                                 n_classes)
+                ts = ts.to(X.dtype).transpose(1, 2).contiguous()
+            losses, sizes = [], []
+            for start in range(0, n, batch):
+                xb, tb = xs[:, :, start:start + batch], ts[:, :, start:start + batch]
+                nb = xb.shape[2]
+                f, inputs, pre = stack.forward(xb, keep=True)
+                if regression:
+                    precision = torch.exp(-log_var)
+                    resid = f - tb
+                    nll = 0.5 * ((resid * resid).sum((1, 2)) * precision.view(S) / nb
+                                 + log_var.view(S) + _LOG_2PI)
+                    grad_f = resid * (precision / nb)
+                else:
+                    log_p = torch.log_softmax(f, 1)
+                    nll = (log_p * tb).sum((1, 2)) / -nb
+                    grad_f = (torch.exp(log_p) - tb) / nb
+                losses.append(nll + 0.5 * coef * stack.sum_squares())
+                sizes.append(nb)
+                stack.backward(grad_f, inputs, pre, ones if nb == batch else ones_last,
+                               coef)
+                optimizer.step(stack.grad_rows)
+            refit()
+            epoch_losses = np.average(torch.stack(losses).double().cpu().numpy(),
+                                      axis=0, weights=sizes)
+            for curve, value in zip(curves, epoch_losses):
+                curve.append(float(value))
+            if problem.verbose:
+                _print_epoch(epoch, problem.max_epochs, epoch_losses, labels,
+                             time.perf_counter() - start_time)
+        stack.write_back(modules)
+        if regression:
+            for lik, value in zip(likelihoods, log_var.view(S).tolist()):
+                lik.set_log_noise_var(value)
+    for module in modules:
+        module.eval()
+    return curves
+
+
+def _print_epoch(epoch, max_epochs, losses, labels, seconds):
+    """One table row per epoch, as skorch's ``PrintLog`` prints them.
+
+    One run: columns ``epoch``, ``train_loss``, ``dur``. Several runs: the
+    training loss of each under its label (``member 1``, ...).
+    """
+    names = ["train_loss"] if len(losses) == 1 else [
+        f"run {k + 1}" if labels is None else labels[k] for k in range(len(losses))]
+    widths = [max(len(name), 10) for name in names]
+    if epoch == 0:
+        header = ["  epoch", *(f"{name:>{w}}" for name, w in zip(names, widths)),
+                  "   dur"]
+        print("  ".join(header), flush=True)
+        print("  ".join("-" * len(h) for h in header), flush=True)
+    row = [f"{epoch + 1:>7}", *(f"{v:>{w}.4f}" for v, w in zip(losses, widths)),
+           f"{seconds:>6.4f}"]
+    print("  ".join(row), flush=True)

@@ -1,0 +1,165 @@
+"""The fused training path (``skbdl/_nn/_fused.py``) against the generic engine.
+
+The oracle is the autograd + skorch engine the fused path replaces: the
+same energy, batches, initial weights and Adam, so the weights, the loss
+curve and the noise must agree to float32 rounding after a few epochs.
+"""
+
+import numpy as np
+import pytest
+import torch
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
+
+from skbdl import BayesianMLPClassifier, BayesianMLPRegressor
+from skbdl._nn import MLP, TrainingProblem, _fused, likelihood_for
+from skbdl._nn import _problem as problem_module
+from skbdl.inference import Ensemble, MCDropout
+from skbdl.priors import GaussianPrior, LaplacePrior
+from skbdl.utils._random import Seeds
+
+rng = np.random.RandomState(0)
+X = rng.randn(70, 3)
+Y_CLF = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0.5)
+Y_REG = X @ [1.0, -0.5, 0.2] + 0.3 * np.sin(3 * X[:, 0]) + 0.1 * rng.randn(70)
+# 70 rows in batches of 16: four full batches and a short last one.
+COMMON = dict(max_epochs=4, batch_size=16, lr=1e-2, random_state=0)
+
+
+def _fit(est, y, fused, monkeypatch):
+    monkeypatch.setattr(problem_module, "FUSED", fused)
+    return est.fit(X, y)
+
+
+def _weights(est):
+    method = est.method_
+    modules = getattr(method, "modules_", None) or [method.module_]
+    return [p.detach().numpy().copy() for m in modules for p in m.parameters()]
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "logistic", "identity"])
+@pytest.mark.parametrize("hidden", [(8, 6), ()])
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_fused_map_equals_the_engine(task, hidden, activation, monkeypatch):
+    Est, y = ((BayesianMLPClassifier, Y_CLF) if task == "classification"
+              else (BayesianMLPRegressor, Y_REG))
+    est = Est(hidden, activation=activation, method="map", **COMMON)
+    fused = _fit(est, y, True, monkeypatch)
+    w_fused, curve_fused = _weights(fused), list(fused.loss_curve_)
+    engine = _fit(clone(est), y, False, monkeypatch)
+    assert_allclose(curve_fused, engine.loss_curve_, rtol=2e-6)
+    for a, b in zip(w_fused, _weights(engine)):
+        assert_allclose(a, b, rtol=1e-4, atol=2e-6)
+    if task == "regression":  # the noise refit after every epoch
+        assert_allclose(fused.method_.likelihood_.noise_var,
+                        engine.method_.likelihood_.noise_var, rtol=1e-5)
+
+
+@pytest.mark.parametrize("Est, y", [(BayesianMLPClassifier, Y_CLF),
+                                    (BayesianMLPRegressor, Y_REG)])
+def test_stacked_ensemble_equals_members_trained_alone(Est, y, monkeypatch):
+    est = Est((8,), method=Ensemble(n_members=3), **COMMON)
+    stacked = _fit(est, y, True, monkeypatch)
+    w_stacked = _weights(stacked)
+    alone = _fit(clone(est), y, False, monkeypatch)
+    assert_allclose(stacked.loss_curve_, alone.loss_curve_, rtol=2e-6)
+    for a, b in zip(w_stacked, _weights(alone)):
+        assert_allclose(a, b, rtol=1e-4, atol=2e-6)
+    if Est is BayesianMLPRegressor:  # one refit noise per member
+        noise = stacked.method_.likelihood_.noise_var
+        assert len(np.unique(noise)) == 3
+        assert_allclose(noise, alone.method_.likelihood_.noise_var, rtol=1e-5)
+
+
+def test_stacked_ensemble_does_not_depend_on_n_jobs():
+    kw = dict(hidden_layer_sizes=(8,), **COMMON)
+    one = BayesianMLPClassifier(method=Ensemble(3, n_jobs=1), **kw).fit(X, Y_CLF)
+    two = BayesianMLPClassifier(method=Ensemble(3, n_jobs=2), **kw).fit(X, Y_CLF)
+    assert_array_equal(one.predict_proba(X), two.predict_proba(X))
+    assert one.loss_curve_ == two.loss_curve_
+
+
+def test_adam_matches_torch_adam():
+    gen = torch.Generator().manual_seed(0)
+    start = [torch.randn(4, 5, generator=gen), torch.randn(7, generator=gen)]
+    grads = [[torch.randn(p.shape, generator=gen) for p in start] for _ in range(50)]
+    ours = [p.clone() for p in start]
+    fused_ref = [p.clone().requires_grad_() for p in start]
+    default_ref = [p.clone().requires_grad_() for p in start]
+    adam = _fused._Adam(ours, lr=1e-2)
+    torch_fused = torch.optim.Adam(fused_ref, lr=1e-2, fused=True)
+    torch_default = torch.optim.Adam(default_ref, lr=1e-2)
+    for step in grads:
+        adam.step(step)
+        for ref, opt in ((fused_ref, torch_fused), (default_ref, torch_default)):
+            for p, g in zip(ref, step):
+                p.grad = g.clone()
+            opt.step()
+    for a, f, d in zip(ours, fused_ref, default_ref):
+        assert torch.equal(a, f.detach())  # the same kernel
+        torch.testing.assert_close(a, d.detach(), rtol=1e-6, atol=1e-6)
+    # and the _foreach fallback (torch builds without the fused CPU kernel)
+    fallback = [p.clone() for p in start]
+    adam = _fused._Adam(fallback, lr=1e-2)
+    for step in grads:
+        adam.t += 1
+        adam._foreach_step(step)
+    for a, d in zip(fallback, default_ref):
+        torch.testing.assert_close(a, d.detach(), rtol=1e-6, atol=1e-6)
+
+
+def _problem(**kw):
+    params = dict(X=torch.as_tensor(X, dtype=torch.float32),
+                  y=torch.as_tensor(Y_CLF), likelihood=likelihood_for("classification"),
+                  n_outputs=3, hidden_layer_sizes=(4,), activation="relu",
+                  prior=GaussianPrior(1.0), seeds=Seeds.from_random_state(0))
+    return TrainingProblem(**{**params, **kw})
+
+
+@pytest.mark.parametrize("change, reason", [
+    (dict(prior=LaplacePrior(1.0)), "prior"),
+    (dict(prior=GaussianPrior(1.0, mean=0.5)), "prior"),
+    (dict(valid=(torch.zeros(2, 3), torch.zeros(2, dtype=torch.long))),
+     "early stopping"),
+    (dict(likelihood=likelihood_for("regression", heteroscedastic=True), n_outputs=1),
+     "likelihood"),
+])
+def test_fused_reason_names_what_needs_the_engine(change, reason):
+    assert _fused.fused_reason(_problem()) is None
+    assert reason in _fused.fused_reason(_problem(**change))
+
+
+def test_fused_reason_for_the_training_arguments():
+    problem = _problem()
+    plain = MLP(3, (4,), 3, "relu")
+    assert _fused.fused_reason(problem, plain) is None
+    assert "MLP" in _fused.fused_reason(problem, MLP(3, (4,), 3, "relu", dropout=0.1))
+    assert "optimizer" in _fused.fused_reason(problem, plain, optimizer=torch.optim.SGD)
+    assert "optimizer" in _fused.fused_reason(
+        problem, plain, optimizer_kwargs={"weight_decay": 1.0})
+    assert "hooks" in _fused.fused_reason(problem, plain, on_step=[print])
+    assert "noise" in _fused.fused_reason(problem, plain, noise="gradient")
+
+
+def test_methods_outside_the_fused_path_use_the_engine(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("train_fused called")
+
+    monkeypatch.setattr(problem_module, "train_fused", refuse)
+    BayesianMLPClassifier((4,), method=MCDropout(p=0.2), **COMMON).fit(X, Y_CLF)
+    BayesianMLPClassifier((4,), method="map", prior=LaplacePrior(1.0),
+                          **COMMON).fit(X, Y_CLF)
+    with pytest.raises(AssertionError, match="train_fused"):
+        BayesianMLPClassifier((4,), method="map", **COMMON).fit(X, Y_CLF)
+
+
+def test_verbose_labels_every_member(capsys):
+    est = BayesianMLPClassifier((4,), method=Ensemble(3), verbose=1,
+                                **COMMON).fit(X, Y_CLF)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["epoch", "member", "1", "member", "2", "member", "3",
+                                "dur"]
+    rows = [[float(v) for v in line.split()] for line in lines[2:]]
+    assert [int(r[0]) for r in rows] == list(range(1, COMMON["max_epochs"] + 1))
+    # the ensemble's loss curve is the mean of the members' printed losses
+    assert_allclose([np.mean(r[1:4]) for r in rows], est.loss_curve_, atol=1e-4)
