@@ -114,8 +114,9 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         0 prints nothing. 1 prints one line per optimizer run (the initial
         kernel's theta, then each restart: its final -LML, iterations,
         objective evaluations and seconds), or one line with the -LML when
-        the kernel is not optimised. 2 also prints the -LML after each
-        L-BFGS-B iteration.
+        the kernel is not optimised; the SGPR path beyond ``optimize_subset``
+        rows adds one line with the bound on all rows. 2 also prints the
+        -LML after each L-BFGS-B iteration.
 
     Attributes
     ----------
