@@ -17,6 +17,7 @@ from torch import nn
 from ..utils._math import gaussian_nll
 from ..utils._sklearn import Interval, StrOptions, _fit_context, validate_data
 from ..utils._torch import draw_seed, make_generator, seeded
+from ..utils._verbose import ProgressLog, Stopwatch
 from ._base import GPPredictMixin
 from ._kernels import TorchKernel
 from ._linalg import gp_threads
@@ -87,6 +88,12 @@ class DeepKernelRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         and the inducing-point initialisation.
         ``None`` draws from numpy's global RNG, as scikit-learn does, so
         ``np.random.seed`` makes the fit reproducible.
+    verbose : int, default=0
+        0 prints nothing. 1 prints one line per epoch (its number, the mean
+        training loss, the validation NLL with early stopping, and the
+        seconds since training began) for runs of up to 25 epochs; longer runs
+        print every ``ceil(max_epochs / 25)``-th epoch, the first and the
+        last. 2 prints every epoch.
 
     Attributes
     ----------
@@ -147,6 +154,7 @@ class DeepKernelRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         "normalize_y": ["boolean"],
         "device": [str],
         "random_state": ["random_state"],
+        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -168,6 +176,7 @@ class DeepKernelRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         normalize_y=True,
         device="cpu",
         random_state=None,
+        verbose=0,
     ):
         self.kernel = kernel
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -185,6 +194,7 @@ class DeepKernelRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         self.normalize_y = normalize_y
         self.device = device
         self.random_state = random_state
+        self.verbose = verbose
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -306,13 +316,15 @@ class DeepKernelRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         return theta, bounds, q, opt
 
     def _epoch(self, tk, theta, q, opt, Xt, Yt, train, gen):
-        """One full-batch step (exact) or one pass of minibatches (SVGP)."""
+        """One full-batch step (exact) or one pass of minibatches (SVGP);
+        returns the mean of the batch losses (before their steps)."""
         noise_all = self._noise(Xt.shape[0])
         if q is None:
             batches = [train]
         else:
             perm = train[torch.randperm(train.shape[0], generator=gen)]
             batches = list(torch.split(perm, self.batch_size))
+        total = 0.0
         for idx in batches:
             opt.zero_grad()
             F = self.network_(Xt[idx])
@@ -329,6 +341,8 @@ class DeepKernelRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
                 )
             loss.backward()
             opt.step()
+            total += float(loss.detach())
+        return total / len(batches)
 
     def _val_nll(self, tk, theta, q, Xt, Yt, train, val):
         with torch.no_grad():
@@ -349,22 +363,25 @@ class DeepKernelRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
     def _train(self, tk, Xt, Yt, train, val, gen, rng):
         theta, bounds, q, opt = self._init_state(tk, Xt, train, rng)
         best, best_state, stall = math.inf, None, 0
+        log, watch = ProgressLog(type(self).__name__, self.verbose), Stopwatch()
         for epoch in range(self.max_epochs):
-            self._epoch(tk, theta, q, opt, Xt, Yt, train, gen)
+            loss = self._epoch(tk, theta, q, opt, Xt, Yt, train, gen)
             with torch.no_grad():
                 theta.copy_(torch.clamp(theta, bounds[:, 0], bounds[:, 1]))
-            if val is None:
-                continue
-            nll = self._val_nll(tk, theta, q, Xt, Yt, train, val)
-            if nll < best - 1e-4:
+            nll = None
+            if val is not None:
+                nll = self._val_nll(tk, theta, q, Xt, Yt, train, val)
+            if nll is not None and nll < best - 1e-4:
                 best, stall = nll, 0
                 best_state = copy.deepcopy(
                     (self.network_.state_dict(), theta.detach(), q)
                 )
-            else:
+            elif nll is not None:
                 stall += 1
-                if stall >= self.n_iter_no_change:
-                    break
+            stop = stall >= self.n_iter_no_change
+            self._log_epoch(log, epoch, loss, nll, watch, last=stop)
+            if stop:
+                break
         self.n_iter_ = epoch + 1
         self.best_validation_nll_ = best if val is not None else float("nan")
         if best_state is not None:
@@ -372,6 +389,17 @@ class DeepKernelRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
             theta, q = best_state[1], best_state[2]
         self.kernel_.theta = theta.detach().cpu().numpy()
         self._q = q
+
+    def _log_epoch(self, log, epoch, loss, nll, watch, last=False):
+        """One ``verbose`` line for ``epoch`` (0-based) if it is due."""
+        every = 1 if log.enabled(2) else math.ceil(self.max_epochs / 25)
+        number = epoch + 1
+        due = number == 1 or number % every == 0 or number == self.max_epochs
+        if not (log.enabled() and (due or last)):
+            return
+        name = "loss" if self.inference_ == "exact" else "ELBO loss"
+        valid = "" if nll is None else f", validation NLL {nll:.4f}"
+        log(f"epoch {number}/{self.max_epochs}: {name} {loss:.4f}{valid}, {watch}")
 
     def _store_posterior(self, tk, Xt, Yt):
         theta = self._t(self.kernel_.theta)

@@ -20,6 +20,7 @@ from ..utils._sklearn import (
     check_kernel_bounds,
     validate_data,
 )
+from ..utils._verbose import ProgressLog
 from . import _engine, _numpy_exact
 from ._base import GPPredictMixin
 from ._kernels import TorchKernel, compile_kernel, supported_kernels, with_theta
@@ -109,6 +110,13 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         Seeds optimizer restarts and the inducing-point initialisation.
         ``None`` draws from numpy's global RNG, as scikit-learn does, so
         ``np.random.seed`` makes the fit reproducible.
+    verbose : int, default=0
+        0 prints nothing. 1 prints one line per optimizer run (the initial
+        kernel's theta, then each restart: its final -LML, iterations,
+        objective evaluations and seconds), or one line with the -LML when
+        the kernel is not optimised; the SGPR path beyond ``optimize_subset``
+        rows adds one line with the bound on all rows. 2 also prints the
+        -LML after each L-BFGS-B iteration.
 
     Attributes
     ----------
@@ -194,6 +202,7 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         "max_iter": [Interval(Integral, 1, None, closed="left"), None],
         "device": [str],
         "random_state": ["random_state"],
+        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -213,6 +222,7 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         max_iter=None,
         device="cpu",
         random_state=None,
+        verbose=0,
     ):
         self.kernel = kernel
         self.alpha = alpha
@@ -228,6 +238,7 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         self.max_iter = max_iter
         self.device = device
         self.random_state = random_state
+        self.verbose = verbose
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -249,6 +260,7 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         """
         self.kernel_ = C(1.0) * RBF(1.0) if self.kernel is None else clone(self.kernel)
         self._rng = check_random_state(self.random_state)
+        self._log = ProgressLog(type(self).__name__, self.verbose)
         vector = self.kernel_.requires_vector_input
         X, y = validate_data(
             self, X, y, multi_output=True, y_numeric=True,
@@ -298,11 +310,13 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         if self.optimizer is None or theta0.shape[0] == 0:
             self.n_iter_ = 0
             value = _numpy_exact.lml(kernel, X, Y, noise)
+            self._log_fixed(value)
         else:
             best, value, self.n_iter_ = optimize(
                 obj_func, theta0, kernel.bounds.reshape(-1, 2),
                 optimizer=self.optimizer, n_restarts=self.n_restarts_optimizer,
                 rng=self._rng, n_theta=theta0.shape[0], max_iter=self.max_iter,
+                log=self._log,
             )  # fmt: skip
             kernel.theta = best
             check_kernel_bounds(kernel)
@@ -429,6 +443,7 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         )
         self._set_posterior(tk, t, self._init_inducing(X))
         self.log_marginal_likelihood_value_ = self._sgpr_bound
+        self._log(f"SGPR bound on all {n} rows: -LML {-self._sgpr_bound:.6f}")
 
     def _lml_fn(self, tk, t, Z, n_theta):
         X, Y, noise = t["X"], t["Y"], t["noise"]
@@ -455,6 +470,7 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
             value = -obj_func(x0, eval_gradient=False)
             self.log_marginal_likelihood_value_ = np.float64(value)
             self.n_iter_ = 0
+            self._log_fixed(value)
             return Z
         max_iter = self.max_iter
         if max_iter is None and Z is not None:
@@ -462,12 +478,15 @@ class GPRegressor(GPPredictMixin, RegressorMixin, BaseEstimator):
         best, value, self.n_iter_ = optimize(
             obj_func, x0, bounds, optimizer=self.optimizer,
             n_restarts=self.n_restarts_optimizer, rng=self._rng,
-            n_theta=n_theta, max_iter=max_iter,
+            n_theta=n_theta, max_iter=max_iter, log=self._log,
         )  # fmt: skip
         self.kernel_.theta = best[:n_theta]
         check_kernel_bounds(self.kernel_)
         self.log_marginal_likelihood_value_ = np.float64(-value)
         return None if Z is None else best[n_theta:].reshape(Z.shape)
+
+    def _log_fixed(self, lml):
+        self._log(f"kernel not optimised: -LML {-lml:.6f}")
 
     def _set_posterior(self, tk, t, Z):
         theta = torch.as_tensor(self.kernel_.theta, device=t["device"])

@@ -1,11 +1,14 @@
 """Hyper-parameter optimisation with scikit-learn's optimizer semantics."""
 
+import itertools
 import warnings
 
 import numpy as np
 import scipy.optimize
 import torch
 from sklearn.exceptions import ConvergenceWarning
+
+from ..utils._verbose import Stopwatch
 
 
 def make_objective(lml_fn, device):
@@ -31,32 +34,74 @@ def make_objective(lml_fn, device):
     return obj_func
 
 
-def _minimize(obj_func, x0, bounds, optimizer, max_iter):
+def _iteration_callback(on_iteration):
+    """scipy ``callback`` calling ``on_iteration(k, -lml)`` after iteration k."""
+    if on_iteration is None:
+        return None
+    count = itertools.count(1)
+    # scipy passes the OptimizeResult by keyword to this parameter name
+    return lambda intermediate_result: on_iteration(
+        next(count), intermediate_result.fun
+    )
+
+
+def _minimize(obj_func, x0, bounds, optimizer, max_iter, on_iteration=None):
+    """``(x, -lml, n_iter, n_evaluations)`` of one optimizer run."""
+    n_eval = 0
+
+    def counted(*args, **kwargs):
+        nonlocal n_eval
+        n_eval += 1
+        return obj_func(*args, **kwargs)
+
     if optimizer == "fmin_l_bfgs_b":
         options = {} if max_iter is None else {"maxiter": int(max_iter)}
         res = scipy.optimize.minimize(
-            obj_func, x0, method="L-BFGS-B", jac=True, bounds=bounds, options=options
-        )
+            counted, x0, method="L-BFGS-B", jac=True, bounds=bounds,
+            options=options, callback=_iteration_callback(on_iteration),
+        )  # fmt: skip
         if res.status != 0:
             warnings.warn(
                 f"lbfgs failed to converge (status={res.status}): {res.message}. "
                 "Increase the number of iterations (max_iter).",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
-        return res.x, res.fun, int(res.nit)
-    x, fun = optimizer(obj_func, x0, bounds=bounds)
-    return x, fun, 1
+        return res.x, res.fun, int(res.nit), n_eval
+    x, fun = optimizer(counted, x0, bounds=bounds)
+    return x, fun, 1, n_eval
 
 
-def optimize(obj_func, x0, bounds, *, optimizer, n_restarts, rng, n_theta, max_iter):
+def optimize(obj_func, x0, bounds, *, optimizer, n_restarts, rng, n_theta, max_iter,
+             log=None):
     """Best (params, -lml, n_iter) over the initial point and ``n_restarts`` restarts.
 
     Restarts draw the first ``n_theta`` entries (kernel log-theta) uniformly
     within ``bounds`` with ``rng``, as scikit-learn does; the remaining
-    entries (inducing inputs) restart from ``x0``.
+    entries (inducing inputs) restart from ``x0``. ``log``, a
+    ``skbdl.utils._verbose.ProgressLog`` or None, gets one line per run
+    (level 1) and one per L-BFGS-B iteration (level 2).
     """
-    optima = [_minimize(obj_func, x0, bounds, optimizer, max_iter)]
+    n_runs = n_restarts + 1
+
+    def run(i, start):
+        watch, name = Stopwatch(), f"run {i + 1}/{n_runs}"
+        on_iteration = None
+        if log is not None and log.enabled(2):
+            on_iteration = lambda k, fun: log(  # noqa: E731
+                f"{name} iteration {k}: -LML {fun:.6f}", level=2
+            )
+        x, fun, n_iter, n_eval = _minimize(
+            obj_func, start, bounds, optimizer, max_iter, on_iteration
+        )
+        if log is not None:
+            kind = "kernel's theta" if i == 0 else "random restart"
+            iters = f"{n_iter} iterations, " if optimizer == "fmin_l_bfgs_b" else ""
+            log(f"{name} ({kind}): -LML {fun:.6f}, {iters}"
+                f"{n_eval} evaluations, {watch}")  # fmt: skip
+        return x, fun, n_iter
+
+    optima = [run(0, x0)]
     if n_restarts > 0:
         theta_bounds = bounds[:n_theta]
         if not np.isfinite(theta_bounds).all():
@@ -64,10 +109,10 @@ def optimize(obj_func, x0, bounds, *, optimizer, n_restarts, rng, n_theta, max_i
                 "Multiple optimizer restarts (n_restarts_optimizer>0) "
                 "requires that all bounds are finite."
             )
-        for _ in range(n_restarts):
+        for i in range(1, n_runs):
             start = np.array(x0, dtype=np.float64)
             start[:n_theta] = rng.uniform(theta_bounds[:, 0], theta_bounds[:, 1])
-            optima.append(_minimize(obj_func, start, bounds, optimizer, max_iter))
+            optima.append(run(i, start))
     values = [opt[1] for opt in optima]
     x, value, n_iter = optima[int(np.argmin(values))]
     return np.asarray(x, dtype=np.float64), float(value), n_iter

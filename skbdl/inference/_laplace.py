@@ -13,6 +13,7 @@ from scipy.optimize import minimize_scalar
 from .._nn import activation, split_weight_bias, stacked_forward, train_valid_split
 from ..priors import check_prior_support
 from ..utils._sklearn import Interval, StrOptions
+from ..utils._verbose import ProgressLog, Stopwatch
 from ._base import BaseInference
 from ._curvature import (
     Curvature,
@@ -31,6 +32,7 @@ from ._laplace_tuning import (
     best_log_s,
     maximize_evidence,
     minimize_holdout,
+    search_edge,
 )
 
 _CHUNK_FLOATS = 2**22
@@ -178,6 +180,11 @@ class Laplace(BaseInference):
     features, which is larger for inputs unlike the training rows
     (docs/benchmarks/RESULTS.md).
 
+    With the estimator's ``verbose >= 1`` the posterior step prints one line
+    after training: the curvature and the weights it covers, the prior
+    precision and the criterion that chose it (and whether it sits on the
+    edge of the search range), and the seconds it took.
+
     References
     ----------
     .. [1] E. Daxberger, A. Kristiadi, A. Immer, R. Eschenhagen, M. Bauer and
@@ -297,20 +304,52 @@ class Laplace(BaseInference):
             self.module_, seeds=problem.seeds, likelihood=self.likelihood_
         )
         self._theta = layer_params(self.module_)[self._first :]
+        watch = Stopwatch()
         evidence = self._fit_curvature(train)
+        self._heldout_nll = None
         log_delta, log_s = self._tune(evidence, problem, valid)
         if not isinstance(self.prior_precision, Real):
             self._warn_at_edge(log_delta)
         self._set_hypers(evidence, log_delta, log_s)
+        self._log_posterior(problem.verbose, self._criterion(valid), watch)
         return self
+
+    def _criterion(self, valid):
+        """How ``prior_precision_`` was chosen, for the ``verbose`` line."""
+        if isinstance(self.prior_precision, Real):
+            return "fixed"
+        if self._heldout_nll is not None:
+            nll, rows = self._heldout_nll, len(valid[1])
+            found = f"chosen by held-out NLL {nll:.4f} on {rows} rows"
+        else:
+            lml = self.log_marginal_likelihood_
+            found = f"chosen by log marginal likelihood {lml:.4f}"
+        edge = search_edge(np.log(self.prior_precision_))
+        lo, hi = (f"{math.exp(b):.0e}" for b in _LOG_BOUNDS)
+        where = f"at the {edge} of" if edge else "inside"
+        return f"{found}, {where} the search range [{lo}, {hi}]"
+
+    def _log_posterior(self, verbose, criterion, watch):
+        """One ``verbose`` line: curvature, prior precision and its choice, time."""
+        log = ProgressLog("Laplace", verbose)
+        if not log.enabled():
+            return
+        structure = {"kron": "KFAC", "full": "full", "diag": "diagonal"}[self.hessian]
+        deltas = ", ".join(f"{d:.4g}" for d in self.prior_precision_)
+        prior = " Zellner" if self.prior_covariance == "zellner" else ""
+        noise = self.sigma_noise_
+        noise = "" if noise is None else f"; noise std {noise:.4g} (standardised y)"
+        log(f"posterior: {structure} GGN over {self.subset} ({self.n_params_} "
+            f"weights); prior precision{prior} {deltas} {criterion}{noise}; "
+            f"{watch}")  # fmt: skip
 
     def _warn_at_edge(self, log_delta):
         """Warn when a tuned prior precision sits on its search range's edge."""
         lo, hi = _LOG_BOUNDS
-        log_delta = np.atleast_1d(np.asarray(log_delta, dtype=float))
+        edge = search_edge(log_delta)
         chooser = ("held-out rows prefer" if self.prior_precision == "holdout"
                    else "evidence prefers")
-        if np.any(log_delta >= hi - 0.05):
+        if edge == "top":
             warnings.warn(
                 f"Laplace's tuned prior precision reached the top of its search "
                 f"range ({math.exp(hi):.0e}, prior_precision="
@@ -320,7 +359,7 @@ class Laplace(BaseInference):
                 f"if that is what you want, or set a prior_precision yourself.",
                 UserWarning, stacklevel=5,
             )
-        elif np.any(log_delta <= lo + 0.05):
+        elif edge == "bottom":
             warnings.warn(
                 f"Laplace's tuned prior precision reached the bottom of its search "
                 f"range ({math.exp(lo):.0e}, prior_precision="
@@ -363,7 +402,12 @@ class Laplace(BaseInference):
         )
         self.n_marglik_updates_ = online.n_updates_
         log_s = online.final_log_s()
+        watch = Stopwatch()
         self._set_hypers(online.evidence_, online.log_delta.detach().numpy(), log_s)
+        criterion = (
+            f"learned by online marginal likelihood ({online.n_updates_} updates)"
+        )
+        self._log_posterior(train.verbose, criterion, watch)
         return self
 
     def _check_zellner(self):
@@ -514,13 +558,15 @@ class Laplace(BaseInference):
                 )
             elif log_s is None:
                 log_s = best_log_s(evidence, log_delta)
-            chosen[float(log_delta)] = log_s
-            return objective(log_delta, log_s)
+            value = objective(log_delta, log_s)
+            chosen[float(log_delta)] = (log_s, value)
+            return value
 
         log_delta = minimize_holdout(heldout_nll)
         if log_delta not in chosen:
             heldout_nll(log_delta)
-        return np.array([log_delta]), chosen[log_delta]
+        log_s, self._heldout_nll = chosen[log_delta]
+        return np.array([log_delta]), log_s
 
     def _heldout_objective(self, evidence, valid):
         """``(log delta, log s) -> mean held-out negative log predictive density``."""

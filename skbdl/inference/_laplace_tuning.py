@@ -92,6 +92,18 @@ def maximize_evidence(evidence, log_delta0, log_s0, tune_s):
     return result.x[:n_delta], log_s
 
 
+def search_edge(log_delta):
+    """``"top"``, ``"bottom"`` or None: whether a tuned log prior precision
+    sits (within 0.05) on the edge of the search range ``_LOG_BOUNDS``."""
+    lo, hi = _LOG_BOUNDS
+    log_delta = np.atleast_1d(np.asarray(log_delta, dtype=float))
+    if np.any(log_delta >= hi - 0.05):
+        return "top"
+    if np.any(log_delta <= lo + 0.05):
+        return "bottom"
+    return None
+
+
 def best_log_s(evidence, log_delta):
     """The noise precision that maximises the evidence at fixed ``delta``."""
     ld = torch.tensor(np.atleast_1d(log_delta), dtype=torch.float64)

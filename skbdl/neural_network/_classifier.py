@@ -65,7 +65,11 @@ class BayesianMLPClassifier(ClassifierMixin, BaseBayesianMLP):
         value gives identical fits and predictions; skbdl never touches the
         global torch or numpy random state.
     verbose : int, default=0
-        0 is silent; 1 prints one line per epoch.
+        0 is silent; 1 prints one line per epoch and, with ``method="laplace"``,
+        one line for the posterior step after training: the curvature, the
+        weights it covers, the prior precision and how it was chosen
+        (held-out NLL or marginal likelihood, and whether it sits on the edge
+        of the search range), and its duration.
 
     Attributes
     ----------

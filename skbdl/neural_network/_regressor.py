@@ -68,7 +68,11 @@ class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, batch order and the predictive draws.
     verbose : int, default=0
-        0 is silent; 1 prints one line per epoch.
+        0 is silent; 1 prints one line per epoch and, with ``method="laplace"``,
+        one line for the posterior step after training: the curvature, the
+        weights it covers, the prior precision and how it was chosen
+        (held-out NLL or marginal likelihood, and whether it sits on the edge
+        of the search range), and its duration.
 
     Attributes
     ----------
