@@ -5,7 +5,7 @@ from numbers import Integral
 import torch
 from joblib import Parallel, delayed
 
-from .._nn import stack_layers, stacked_forward
+from .._nn import TrainingCurve, stack_layers, stacked_forward
 from ..priors import check_prior_support
 from ..utils._sklearn import Interval
 from ..utils._torch import torch_threads
@@ -18,6 +18,22 @@ def _train_member(problem, seeds):
         likelihood = problem.new_likelihood()
         curve = problem.train(module, seeds=seeds, likelihood=likelihood)
     return module, likelihood, curve
+
+
+def _mean_curve(curves):
+    """Members' curves averaged epoch by epoch, up to the shortest one.
+
+    The validation scores (early stopping) are averaged the same way, so
+    the best of the mean need not be the mean of each member's best.
+    """
+    length = min(len(c) for c in curves)
+    losses = [sum(c[i] for c in curves) / len(curves) for i in range(length)]
+    scores = [getattr(c, "validation_scores", None) for c in curves]
+    if any(s is None for s in scores):
+        return TrainingCurve(losses)
+    return TrainingCurve(
+        losses, [sum(s[i] for s in scores) / len(scores) for i in range(length)]
+    )
 
 
 class Ensemble(BaseInference):
@@ -90,10 +106,7 @@ class Ensemble(BaseInference):
         self.modules_ = [m for m, _, _ in results]
         self.likelihood_ = type(results[0][1]).stack([lik for _, lik, _ in results])
         curves = [c for _, _, c in results]
-        length = min(len(c) for c in curves)
-        self.loss_curve_ = [
-            sum(c[i] for c in curves) / len(curves) for i in range(length)
-        ]
+        self.loss_curve_ = _mean_curve(curves)
         self._stack()
         return self
 
