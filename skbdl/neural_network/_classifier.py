@@ -141,7 +141,7 @@ class BayesianMLPClassifier(ClassifierMixin, BaseBayesianMLP):
             verbose=verbose,
         )
 
-    def _encode_y(self, y):
+    def _encode_y(self, y, sample_weight=None):
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
         self.classes_ = encoder.classes_

@@ -149,15 +149,20 @@ class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
         )
         self.heteroscedastic = heteroscedastic
 
-    def _encode_y(self, y):
+    def _encode_y(self, y, sample_weight=None):
         if y.dtype.kind not in "biuf":
             raise ValueError(
                 f"{type(self).__name__} needs numeric targets y; got an array of "
                 f"dtype {y.dtype}. Convert y with y.astype(float), or use "
                 f"BayesianMLPClassifier for class labels."
             )
-        self._y_mean = float(np.mean(y))
-        std = float(np.std(y))
+        if sample_weight is None:
+            self._y_mean = float(np.mean(y))
+            std = float(np.std(y))
+        else:  # the moments of the data with rows repeated by their weights
+            self._y_mean = float(np.average(y, weights=sample_weight))
+            std = float(np.sqrt(np.average((y - self._y_mean) ** 2,
+                                           weights=sample_weight)))
         self._y_std = std if std > 0 else 1.0
         return (y - self._y_mean) / self._y_std
 
