@@ -11,6 +11,19 @@ The loss is the minibatch energy
 ``mean_batch(-log p(y|x, w)) + extra_energy(module) / N``, where
 ``extra_energy`` is the negative log prior (or a KL term for VI) and ``N``
 the number of rows the likelihood is summed over.
+
+Weighted rows (``sample_weight``): the energy is ``U(w) = -sum_i w_i log
+p(y_i|x_i, w) - log p(w)`` and ``N = sum_i w_i``, so an integer weight is
+the same energy as that many copies of the row. ``TensorData`` stores the
+weights rescaled to mean one, ``v_i = w_i n / sum_j w_j`` over its ``n``
+rows, and a batch ``B`` of ``m`` rows has the loss
+``mean_B(v_i nll_i) + extra_energy / N``. Batches drawn without replacement
+give ``E[(n/m) sum_B w_i nll_i] = sum_i w_i nll_i``, and
+``(n/m) sum_B w_i nll_i / N = mean_B(v_i nll_i)``: the loss is the unbiased
+minibatch estimate of ``U(w) / N``. A full batch (``m = n``) gives
+``U(w) / N`` exactly, the value for the data with each row repeated
+``w_i`` times. The epoch mean over batches, weighted by batch size, is the
+weighted mean NLL ``sum_i w_i nll_i / sum_i w_i`` (as ``valid_loss``).
 """
 
 import math
@@ -24,10 +37,18 @@ from ..utils import _skorch
 
 
 class TensorData:
-    """Two aligned tensors; what the engine's iterators slice."""
+    """Aligned tensors; what the engine's iterators slice.
 
-    def __init__(self, X, y):
+    ``weights`` (optional, shape (n,)) are row weights; ``w`` holds them
+    rescaled to mean one (see the module docstring), None when unweighted.
+    """
+
+    def __init__(self, X, y, weights=None):
         self.X, self.y = X, y
+        self.weights = weights
+        self.w = None
+        if weights is not None:
+            self.w = weights * (len(weights) / weights.sum())
 
     def __len__(self):
         return len(self.X)
@@ -48,11 +69,17 @@ class TensorBatches:
 
     def __iter__(self):
         X, y, n = self.data.X, self.data.y, len(self.data)
+        w = self.data.w
         if self.shuffle:
             order = torch.randperm(n, generator=self.generator)
             X, y = X[order], y[order]
+            w = None if w is None else w[order]
         for start in range(0, n, self.batch_size):
-            yield X[start:start + self.batch_size], y[start:start + self.batch_size]
+            stop = start + self.batch_size
+            if w is None:
+                yield X[start:stop], y[start:stop]
+            else:  # the targets of a weighted batch: (y, w), see Engine.get_loss
+                yield X[start:stop], (y[start:stop], w[start:stop])
 
 
 class Engine(NeuralNet):
@@ -62,8 +89,9 @@ class Engine(NeuralNet):
     ----------
     module : nn.Module
         An initialised module (skorch uses the instance as is).
-    n_train : int
-        ``N``, the number of training rows, used to scale ``extra_energy``.
+    n_train : int or float
+        ``N``, the number of training rows (the sum of the row weights when
+        weighted), used to scale ``extra_energy``.
     extra_energy : callable or None
         ``extra_energy(module) -> scalar tensor``, e.g. the negative log prior.
     valid_data : TensorData or None
@@ -163,7 +191,10 @@ class Engine(NeuralNet):
         return step
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        loss = self.criterion_(y_pred, y_true)
+        if isinstance(y_true, tuple):  # weighted rows: criterion(f, y, w)
+            loss = self.criterion_(y_pred, *y_true)
+        else:
+            loss = self.criterion_(y_pred, y_true)
         if training and self.extra_energy is not None:
             loss = loss + self.extra_energy(self.module_) / self.n_train
         return loss

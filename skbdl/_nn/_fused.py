@@ -217,10 +217,15 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
     curves : list of list of float
         The mean training energy per epoch of each run (divided by ``N``).
     """
-    S, X, n = len(modules), problem.X, problem.n_train
+    S, X, n = len(modules), problem.X, problem.n_rows
     batch = min(problem.batch_size, n)
-    coef = float(problem.prior.precision) / n
+    coef = float(problem.prior.precision) / problem.n_train  # N: sum of weights
     stack = _Stack(modules)
+    # Row weights rescaled to mean one (``_engine`` derives the scaling); None
+    # when unweighted, which keeps the unweighted arithmetic unchanged.
+    v = None
+    if problem.weights is not None:
+        v = problem.weights.to(X.dtype) * (n / problem.weights.to(X.dtype).sum())
     regression = isinstance(likelihoods[0], Gaussian)
     if regression:
         y = problem.y.to(X.dtype)
@@ -237,8 +242,8 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
         nonlocal log_var
         if regression and noise == "refit":
             resid = y - stack.forward(X.t().expand(S, *X.t().shape))
-            log_var = torch.log((resid * resid).mean(2, keepdim=True)
-                                .clamp_min(MIN_NOISE_VAR))
+            sq = resid * resid if v is None else resid * resid * v
+            log_var = torch.log(sq.mean(2, keepdim=True).clamp_min(MIN_NOISE_VAR))
 
     curves = [[] for _ in range(S)]
     with torch.no_grad():
@@ -248,6 +253,7 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
             order = torch.cat([torch.randperm(n, generator=g) for g in generators])
             order = order.to(X.device)
             xs = X.index_select(0, order).view(S, n, -1).transpose(1, 2)
+            vs = None if v is None else v.index_select(0, order).view(S, 1, n)
             if regression:
                 ts = y.index_select(0, order).view(S, 1, n)
             else:  # one-hot targets, (S, k, n)
@@ -256,19 +262,29 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
                 ts = ts.to(X.dtype).transpose(1, 2).contiguous()
             losses, sizes = [], []
             for start in range(0, n, batch):
-                xb, tb = xs[:, :, start:start + batch], ts[:, :, start:start + batch]
+                stop = start + batch
+                xb, tb = xs[:, :, start:stop], ts[:, :, start:stop]
+                vb = None if vs is None else vs[:, :, start:stop]
                 nb = xb.shape[2]
                 f, inputs, pre = stack.forward(xb, keep=True)
                 if regression:
                     precision = torch.exp(-log_var)
                     resid = f - tb
-                    nll = 0.5 * ((resid * resid).sum((1, 2)) * precision.view(S) / nb
-                                 + log_var.view(S) + _LOG_2PI)
+                    sq = resid * resid if vb is None else resid * resid * vb
+                    data = sq.sum((1, 2)) * precision.view(S) / nb
+                    if vb is None:
+                        nll = 0.5 * (data + log_var.view(S) + _LOG_2PI)
+                    else:  # the constant weighted by the batch's mean weight
+                        mass = vb.sum((1, 2)) / nb
+                        nll = 0.5 * (data + (log_var.view(S) + _LOG_2PI) * mass)
                     grad_f = resid * (precision / nb)
                 else:
                     log_p = torch.log_softmax(f, 1)
-                    nll = (log_p * tb).sum((1, 2)) / -nb
+                    picked = log_p * tb if vb is None else log_p * tb * vb
+                    nll = picked.sum((1, 2)) / -nb
                     grad_f = (torch.exp(log_p) - tb) / nb
+                if vb is not None:
+                    grad_f = grad_f * vb
                 losses.append(nll + 0.5 * coef * stack.sum_squares())
                 sizes.append(nb)
                 stack.backward(grad_f, inputs, pre, ones if nb == batch else ones_last,

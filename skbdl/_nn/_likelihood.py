@@ -40,6 +40,14 @@ MIN_LOG_NOISE_VAR = math.log(MIN_NOISE_VAR)
 NOISE_POLICIES = ("refit", "gradient", "fixed")
 
 
+def _row_average(x, weights):
+    """``sum_i w_i x_i / sum_i w_i`` over rows (the plain mean if None)."""
+    if weights is None:
+        return x.mean()
+    weights = weights.to(x.dtype)
+    return (weights * x).sum() / weights.sum()
+
+
 def _weighted_mean(x, weights):
     """Mean over the leading draw axis, or the weighted sum with ``weights`` (S,)."""
     if weights is None:
@@ -86,6 +94,14 @@ class Likelihood:
         """A torch module ``(f, y) -> mean training NLL`` for the engine."""
         return _NLLCriterion(self)
 
+    def weighted_criterion(self):
+        """A torch module ``(f, y, v) -> mean(v * NLL)`` for weighted rows.
+
+        ``v`` are the row weights rescaled to mean one over the data set
+        (``skbdl._nn._engine`` derives why this is the energy's scaling).
+        """
+        return _WeightedNLLCriterion(self)
+
 
 class _NLLCriterion(nn.Module):
     def __init__(self, likelihood):
@@ -94,6 +110,11 @@ class _NLLCriterion(nn.Module):
 
     def forward(self, f, y):
         return self.likelihood.nll(f, y).mean()
+
+
+class _WeightedNLLCriterion(_NLLCriterion):
+    def forward(self, f, y, v):
+        return (v.to(f.dtype) * self.likelihood.nll(f, y)).mean()
 
 
 class Categorical(Likelihood):
@@ -108,8 +129,11 @@ class Categorical(Likelihood):
     def criterion(self):
         return nn.CrossEntropyLoss()
 
-    def loglik_sum(self, f, y):
-        """``sum_i log p(y_i | f_i)`` as a float."""
+    def loglik_sum(self, f, y, weights=None):
+        """``sum_i w_i log p(y_i | f_i)`` as a float (``w_i = 1`` if None)."""
+        if weights is not None:
+            nll = nn.functional.cross_entropy(f, y, reduction="none")
+            return -float((weights.to(nll.dtype) * nll).sum())
         return -float(nn.functional.cross_entropy(f, y, reduction="sum"))
 
     def hessian_sqrt(self, f):
@@ -135,8 +159,15 @@ class Categorical(Likelihood):
         """Probit approximation of ``E[softmax(f)]``, f ~ N(mean, diag(var))."""
         return to_numpy(torch.softmax(probit_scale(mean, var), -1))
 
-    def predictive_nll(self, mean, var, y, log_s=None):
-        """Mean held-out NLL under the probit predictive; ``log_s`` is unused."""
+    def predictive_nll(self, mean, var, y, log_s=None, weights=None):
+        """Mean held-out NLL under the probit predictive; ``log_s`` is unused.
+
+        With ``weights`` (n,), the weighted mean ``sum w_i nll_i / sum w_i``.
+        """
+        if weights is not None:
+            nll = nn.functional.cross_entropy(probit_scale(mean, var), y,
+                                              reduction="none")
+            return float(_row_average(nll, weights))
         return float(nn.functional.cross_entropy(probit_scale(mean, var), y))
 
 
@@ -225,9 +256,12 @@ class Gaussian(Likelihood):
     def training_callbacks(self, data, policy):
         return [NoiseRefit(self, data)] if policy == "refit" else []
 
-    def sum_squares(self, f, y):
-        """Residual sum of squares of the latent mean."""
-        return float(((y.to(f.dtype) - f[:, 0]) ** 2).sum())
+    def sum_squares(self, f, y, weights=None):
+        """Residual sum of squares of the latent mean (weighted by ``weights``)."""
+        squares = (y.to(f.dtype) - f[:, 0]) ** 2
+        if weights is not None:
+            squares = weights.to(f.dtype) * squares
+        return float(squares.sum())
 
     def hessian_sqrt(self, f):
         """1: the noise precision scales the curvature outside (Laplace's ``s``)."""
@@ -273,11 +307,13 @@ class Gaussian(Likelihood):
             return math.exp(-log_s)
         return torch.exp(self._log_var()[0]).to(f.dtype)
 
-    def predictive_nll(self, mean, var, y, log_s=None):
+    def predictive_nll(self, mean, var, y, log_s=None, weights=None):
         """Mean held-out NLL of ``N(mean, var + noise)``; ``log_s`` is the
-        log noise precision to use (else the stored noise)."""
+        log noise precision to use (else the stored noise). With ``weights``
+        (n,), the weighted mean ``sum w_i nll_i / sum w_i``."""
         total = var[:, 0] + self.noise_for(mean, log_s)
-        return float(gaussian_nll(y.to(mean.dtype), mean[:, 0], total).mean())
+        nll = gaussian_nll(y.to(mean.dtype), mean[:, 0], total)
+        return float(_row_average(nll, weights))
 
 
 class HeteroscedasticGaussian(Gaussian):
@@ -314,8 +350,11 @@ class HeteroscedasticGaussian(Gaussian):
     def training_callbacks(self, data, policy):
         return []
 
-    def loglik_sum(self, f, y):
-        return -float(self.nll(f, y.to(f.dtype)).sum())
+    def loglik_sum(self, f, y, weights=None):
+        nll = self.nll(f, y.to(f.dtype))
+        if weights is not None:
+            nll = weights.to(nll.dtype) * nll
+        return -float(nll.sum())
 
     def hessian_sqrt(self, f):
         """Square root of the Fisher ``diag(exp(-log_var), 1/2)`` in (mean, log_var)."""
@@ -346,7 +385,9 @@ class HeteroscedasticGaussian(Gaussian):
 class NoiseRefit(Callback):
     """The ``"refit"`` policy: set the noise variance to the mean squared
     training residual at the start, after each epoch and for the weights
-    training returns (early stopping may restore an earlier epoch's)."""
+    training returns (early stopping may restore an earlier epoch's).
+    With row weights (``data.weights``) it is the weighted mean
+    ``sum_i w_i r_i^2 / sum_i w_i``, the value for repeated rows."""
 
     def __init__(self, likelihood, data):
         self.likelihood, self.data = likelihood, data
@@ -363,7 +404,12 @@ class NoiseRefit(Callback):
         module.eval()
         with torch.no_grad():
             mean = module(self.data.X)[:, 0]
-            self.likelihood.set_noise_var(torch.mean((self.data.y - mean) ** 2))
+            squares = (self.data.y - mean) ** 2
+            weights = getattr(self.data, "weights", None)
+            if weights is None:
+                self.likelihood.set_noise_var(torch.mean(squares))
+            else:
+                self.likelihood.set_noise_var(_row_average(squares, weights))
         module.train(was_training)
 
 

@@ -21,17 +21,40 @@ from ._module import MLP, count_weights
 FUSED = True
 
 
-def train_valid_split(X, y, fraction, generator):
+def train_valid_split(X, y, fraction, generator, weights=None):
     """A random split of the rows: ``((X_train, y_train), (X_valid, y_valid))``.
 
     ``round(fraction * n)`` rows (at least one) are held out; the order is
-    drawn from ``generator`` (a CPU ``torch.Generator``).
+    drawn from ``generator`` (a CPU ``torch.Generator``). With row
+    ``weights`` (n,), they are split with the rows and each part is a
+    triple ``(X, y, weights)``; the split itself does not depend on them.
     """
     n = len(X)
     n_valid = max(1, int(round(fraction * n)))
     order = torch.randperm(n, generator=generator).to(X.device)
     tr, va = order[n_valid:], order[:n_valid]
-    return (X[tr], y[tr]), (X[va], y[va])
+    if weights is None:
+        return (X[tr], y[tr]), (X[va], y[va])
+    return (X[tr], y[tr], weights[tr]), (X[va], y[va], weights[va])
+
+
+class TrainingCurve(list):
+    """What ``TrainingProblem.train`` returns: the loss curve, plus one attribute.
+
+    A list of floats, the mean training energy per epoch (divided by ``N``).
+
+    Attributes
+    ----------
+    validation_scores : list of float or None
+        Per epoch, the mean log-likelihood of the held-out rows
+        (``problem.valid``) under the network at the end of that epoch
+        (``-valid_loss`` of the engine: no prior term; the weighted mean
+        with row weights); None when nothing is held out.
+    """
+
+    def __init__(self, losses, validation_scores=None):
+        super().__init__(losses)
+        self.validation_scores = validation_scores
 
 
 def _accepts(cls, name):
@@ -48,8 +71,12 @@ class TrainingProblem:
     Built by the estimator in ``fit``; tensors are float32 on ``device``.
     ``X`` and ``y`` are the rows the likelihood is summed over (``y`` holds
     class indices or standardised targets); ``N = n_train = len(X)`` scales
-    the energy of every method. With early stopping the estimator has
-    already moved the validation rows to ``valid``. ``seeds`` (a
+    the energy of every method. ``weights`` (optional, shape (n,)) are row
+    weights (the estimator's ``sample_weight``): the data term is then
+    ``sum_i w_i nll_i`` and ``N = n_train = sum_i w_i``, so an integer
+    weight is exactly a repeated row; ``n_rows`` is always ``len(X)``.
+    With early stopping the estimator has already moved the validation
+    rows to ``valid``, ``(X, y)`` or ``(X, y, weights)``. ``seeds`` (a
     ``skbdl.utils._random.Seeds``) is the fit's seed tree: a method passes
     it, or ``seeds.child(k)`` for member or chain ``k``, to ``build_module``
     and ``train``.
@@ -70,10 +97,21 @@ class TrainingProblem:
     n_iter_no_change: int = 10
     verbose: int = 0
     device: str = "cpu"
+    weights: torch.Tensor = field(default=None, repr=False)
 
     @property
     def n_train(self):
-        """``N``: the number of rows the energy is scaled to."""
+        """``N``: the number of rows the energy is scaled to.
+
+        The sum of the row weights when ``weights`` is given (a float).
+        """
+        if self.weights is None:
+            return len(self.X)
+        return float(self.weights.sum())
+
+    @property
+    def n_rows(self):
+        """Number of rows in ``X`` (batches, chunks), whatever the weights."""
         return len(self.X)
 
     @property
@@ -90,7 +128,7 @@ class TrainingProblem:
     def work_per_step(self):
         """Multiply-adds of one forward pass over a batch (sets the threads)."""
         sizes = [self.X.shape[1], *self.hidden_layer_sizes, self.n_latent]
-        return min(self.batch_size, self.n_train) * count_weights(sizes)
+        return min(self.batch_size, self.n_rows) * count_weights(sizes)
 
     def new_likelihood(self):
         """A fresh copy of the likelihood, for one training run."""
@@ -149,8 +187,10 @@ class TrainingProblem:
 
         Returns
         -------
-        loss_curve : list of float
-            Mean training energy per epoch (divided by ``N``).
+        loss_curve : TrainingCurve
+            Mean training energy per epoch (divided by ``N``), a list of
+            float; its ``validation_scores`` are the per-epoch mean held-out
+            log-likelihoods (None without ``valid``).
         """
         if noise not in NOISE_POLICIES:
             raise ValueError(f"noise must be one of {NOISE_POLICIES}; got {noise!r}.")
@@ -159,8 +199,8 @@ class TrainingProblem:
             optimizer_kwargs=optimizer_kwargs, params=params, noise=noise,
             extra_energy=extra_energy, callbacks=callbacks, on_step=on_step,
         ) is None:  # the same run, without autograd or skorch
-            return train_fused(self, [module], seeds=[seeds], likelihoods=[likelihood],
-                               noise=noise)[0]
+            return TrainingCurve(train_fused(self, [module], seeds=[seeds],
+                                             likelihoods=[likelihood], noise=noise)[0])
         if extra_energy == "prior":
             extra_energy = self.neg_log_prior
         if params is None:
@@ -169,13 +209,15 @@ class TrainingProblem:
         if _accepts(optimizer, "generator"):
             optimizer_kwargs.setdefault("generator",
                                         seeds.generator("noise", self.device))
-        data = TensorData(self.X, self.y)
+        data = TensorData(self.X, self.y, self.weights)
         valid = None if self.valid is None else TensorData(*self.valid)
+        criterion = (likelihood.criterion() if self.weights is None
+                     else likelihood.weighted_criterion())
         noise_callbacks = likelihood.training_callbacks(data, noise)
         engine = make_engine(
-            module, criterion=likelihood.criterion(), n_train=self.n_train,
+            module, criterion=criterion, n_train=self.n_train,
             extra_energy=extra_energy, generator=seeds.generator("batches"),
-            max_epochs=self.max_epochs, batch_size=min(self.batch_size, self.n_train),
+            max_epochs=self.max_epochs, batch_size=min(self.batch_size, self.n_rows),
             lr=self.lr, optimizer=optimizer, optimizer_kwargs=optimizer_kwargs,
             params=params, valid_data=valid, n_iter_no_change=self.n_iter_no_change,
             verbose=self.verbose,
@@ -187,7 +229,7 @@ class TrainingProblem:
         module.eval()
         for callback in noise_callbacks:  # the noise of the weights returned
             callback.refit(module)
-        return [float(v) for v in engine.history[:, "train_loss"]]
+        return _curve(engine.history, valid is not None)
 
     @property
     def trains_stacked(self):
@@ -219,14 +261,23 @@ class TrainingProblem:
 
         Returns
         -------
-        curves : list of list of float
+        curves : list of TrainingCurve
             The loss curve of each run (see ``train``).
         """
         if self.trains_stacked and all(
             fused_reason(self, m, likelihood=lik) is None
             for m, lik in zip(modules, likelihoods)
         ):
-            return train_fused(self, list(modules), seeds=list(seeds),
-                               likelihoods=list(likelihoods), labels=labels)
+            return [TrainingCurve(c) for c in train_fused(
+                self, list(modules), seeds=list(seeds), likelihoods=list(likelihoods),
+                labels=labels)]
         return [self.train(m, seeds=s, likelihood=lik)
                 for m, s, lik in zip(modules, seeds, likelihoods)]
+
+
+def _curve(history, has_valid):
+    """The ``TrainingCurve`` of an engine's history."""
+    scores = None
+    if has_valid:
+        scores = [-float(v) for v in history[:, "valid_loss"]]
+    return TrainingCurve([float(v) for v in history[:, "train_loss"]], scores)

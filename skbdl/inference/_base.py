@@ -10,7 +10,19 @@ hyper-parameters. The estimator clones it into ``method_`` and calls:
     hooks below). Fitted state is stored on the method object with a
     trailing underscore, and must include ``likelihood_``: the fitted
     likelihood (with its learned noise) that the estimator applies to the
-    latent draws.
+    latent draws, and ``loss_curve_``: the ``TrainingCurve`` that
+    ``train`` returned (or, for several runs, one averaging them; its
+    ``validation_scores`` become the estimator's ``validation_scores_``).
+
+    Row weights (the estimator's ``sample_weight``): ``problem.weights``
+    is None or a tensor (n,); then ``N = problem.n_train = sum_i w_i`` and
+    the data term is ``sum_i w_i nll_i``, so an integer weight must act as
+    that many copies of the row. ``train`` applies them; a method that
+    sums over rows itself (Laplace's curvature and evidence, SGLD's energy
+    traces) weights those sums, and uses ``problem.n_rows`` (``len(X)``)
+    where it counts rows. A method that cannot honour them must raise a
+    ``ValueError`` naming itself and ``sample_weight`` rather than ignore
+    them.
 ``sample_f(X, n_samples, generator) -> Tensor (S, n, k)``
     Latent outputs of ``S`` posterior draws of the whole function (one
     weight draw or dropout mask per draw, shared by every row), computed as
@@ -57,7 +69,10 @@ params, noise, extra_energy, callbacks, on_step)``
     policy (``"refit"``, ``"gradient"``, ``"fixed"``). ``extra_energy`` is
     ``-log p(w)`` by default (a KL term for VI). ``on_step`` callables
     ``fn(module, step)`` run after every optimizer step, e.g. to keep
-    weight snapshots.
+    weight snapshots. Returns a ``TrainingCurve``: the list of the mean
+    training energy per epoch, with ``validation_scores``, the per-epoch
+    mean log-likelihood of ``problem.valid`` (``-valid_loss``; None
+    without held-out rows).
 
 A new method is one new file defining such a class plus one line in
 ``skbdl.inference.METHODS``; the estimators need no change.

@@ -113,9 +113,16 @@ class Curvature:
         else:
             self.h = [torch.zeros(o, i, dtype=_DTYPE) for o, i in shapes]
 
-    def update(self, inputs, g):
-        """Add the contribution of one chunk of rows."""
-        self.n_rows += len(inputs[0])
+    def update(self, inputs, g, weights=None):
+        """Add the contribution of one chunk of rows.
+
+        With row ``weights`` (n,) the caller has scaled ``g`` by their square
+        root; here they weight KFAC's ``A`` and count as rows.
+        """
+        if weights is not None:
+            self.n_rows += float(weights.sum())
+        else:
+            self.n_rows += len(inputs[0])
         if self.structure == "full":
             if len(inputs) == 1:  # last layer: sum_i Lambda_i (x) a_i a_i^T
                 lam = g[0].transpose(1, 2) @ g[0]
@@ -133,7 +140,7 @@ class Curvature:
                 self.H += rows.T @ rows
         elif self.structure == "kron":
             for i, (a, gl) in enumerate(zip(inputs, g)):
-                self.A[i] += a.T @ a
+                self.A[i] += (a if weights is None else a * weights[:, None]).T @ a
                 flat = gl.reshape(-1, gl.shape[-1])  # one GEMM, not a slow einsum
                 self.B[i] += flat.T @ flat
         else:

@@ -5,7 +5,7 @@ from numbers import Integral
 import torch
 from joblib import Parallel, delayed, effective_n_jobs
 
-from .._nn import stack_layers, stacked_forward
+from .._nn import TrainingCurve, stack_layers, stacked_forward
 from ..priors import check_prior_support
 from ..utils._sklearn import Interval
 from ..utils._torch import torch_threads
@@ -21,6 +21,22 @@ def _train_members(problem, members):
         curves = problem.train_members(modules, seeds=seeds, likelihoods=likelihoods,
                                        labels=[f"member {k + 1}" for k in members])
     return list(zip(modules, likelihoods, curves))
+
+
+def _mean_curve(curves):
+    """Members' curves averaged epoch by epoch, up to the shortest one.
+
+    The validation scores (early stopping) are averaged the same way, so
+    the best of the mean need not be the mean of each member's best.
+    """
+    length = min(len(c) for c in curves)
+    losses = [sum(c[i] for c in curves) / len(curves) for i in range(length)]
+    scores = [getattr(c, "validation_scores", None) for c in curves]
+    if any(s is None for s in scores):
+        return TrainingCurve(losses)
+    return TrainingCurve(
+        losses, [sum(s[i] for s in scores) / len(scores) for i in range(length)]
+    )
 
 
 class Ensemble(BaseInference):
@@ -107,10 +123,7 @@ class Ensemble(BaseInference):
         self.modules_ = [m for m, _, _ in results]
         self.likelihood_ = type(results[0][1]).stack([lik for _, lik, _ in results])
         curves = [c for _, _, c in results]
-        length = min(len(c) for c in curves)
-        self.loss_curve_ = [
-            sum(c[i] for c in curves) / len(curves) for i in range(length)
-        ]
+        self.loss_curve_ = _mean_curve(curves)
         self._stack()
         return self
 

@@ -429,15 +429,18 @@ class Laplace(BaseInference):
 
     def _split(self, problem):
         """(train, valid) problems; ``valid`` is None unless ``"holdout"``."""
-        if self.prior_precision != "holdout" or problem.n_train < 5:
+        if self.prior_precision != "holdout" or problem.n_rows < 5:
             return problem, None
-        (X, y), valid = train_valid_split(
+        train, valid = train_valid_split(
             problem.X,
             problem.y,
             self.validation_fraction,
             problem.seeds.generator("holdout"),
+            weights=problem.weights,
         )
-        return dataclasses.replace(problem, X=X, y=y), valid
+        weights = train[2] if len(train) == 3 else None  # split with the rows
+        return dataclasses.replace(problem, X=train[0], y=train[1],
+                                   weights=weights), valid
 
     def _check_memory(self):
         shapes = [tuple(t.shape) for t in self._theta]
@@ -469,6 +472,15 @@ class Laplace(BaseInference):
         return inputs, backprop(self.module_, grads, L), f
 
     def _fit_curvature(self, train):
+        """The evidence of the GGN Laplace at the current weights on ``train``.
+
+        With row weights ``w_i`` every sum over rows is weighted: the GGN
+        ``sum_i w_i J_i^T Lambda_i J_i`` (the factors ``g_i`` scaled by
+        ``sqrt(w_i)``; KFAC's ``A`` is the weighted mean), the log-likelihood
+        or residual sum of squares, the Gram matrix of the exact last layer,
+        and ``N = sum_i w_i``: the values for the data with each row
+        repeated ``w_i`` times.
+        """
         shapes = [tuple(t.shape) for t in self._theta]
         curvature = Curvature(self.hessian, shapes)
         width = max(self.n_params_ if self.hessian == "full" else 1, 256)
@@ -481,16 +493,21 @@ class Laplace(BaseInference):
             0.0,
         )
         with torch.no_grad():
-            for start in range(0, train.n_train, rows):
+            for start in range(0, train.n_rows, rows):
                 X, y = train.X[start : start + rows], train.y[start : start + rows]
                 inputs, g, f = self._factors(X, lik=True)
-                curvature.update(inputs, g)
-                loglik, rss = self._accumulate_fit(f, y, loglik, rss)
+                w = None
+                if train.weights is not None:
+                    w = train.weights[start : start + rows].to(torch.float64)
+                    g = [gl * w.sqrt()[:, None, None] for gl in g]
+                curvature.update(inputs, g, w)
+                loglik, rss = self._accumulate_fit(f, y, loglik, rss, w)
                 if self._homoscedastic:
                     y = y.to(torch.float64)
-                    gram += inputs[-1].T @ inputs[-1]
-                    phi_y += inputs[-1].T @ y
-                    y_y += float(y @ y)
+                    a = inputs[-1] if w is None else inputs[-1] * w[:, None]
+                    gram += a.T @ inputs[-1]
+                    phi_y += a.T @ y
+                    y_y += float(y @ y) if w is None else float(y @ (w * y))
         curvature.finalize()
         if self.prior_covariance == "zellner":
             posterior = POSTERIORS["kron"](curvature, zellner_ridge=_ZELLNER_RIDGE)
@@ -515,10 +532,10 @@ class Laplace(BaseInference):
         """A likelihood with one noise variance, which Laplace tunes as ``s``."""
         return self.likelihood_.scalar_noise
 
-    def _accumulate_fit(self, f, y, loglik, rss):
+    def _accumulate_fit(self, f, y, loglik, rss, weights=None):
         if self._homoscedastic:
-            return loglik, rss + self.likelihood_.sum_squares(f, y)
-        return loglik + self.likelihood_.loglik_sum(f, y), rss
+            return loglik, rss + self.likelihood_.sum_squares(f, y, weights)
+        return loglik + self.likelihood_.loglik_sum(f, y, weights), rss
 
     # -------------------------------------------------------------- tuning
     def _tune(self, evidence, problem, valid):
@@ -570,7 +587,8 @@ class Laplace(BaseInference):
 
     def _heldout_objective(self, evidence, valid):
         """``(log delta, log s) -> mean held-out negative log predictive density``."""
-        X, y = valid
+        X, y = valid[:2]
+        weights = valid[2] if len(valid) == 3 else None  # row weights
         with torch.no_grad():
             inputs, g, f = self._factors(X, lik=False)
         variance = evidence.posterior.variance_fn(inputs, g)
@@ -587,7 +605,7 @@ class Laplace(BaseInference):
                     torch.tensor(log_s, dtype=torch.float64),
                 )
                 mean = mean[:, None]
-            return self.likelihood_.predictive_nll(mean, var, y, log_s)
+            return self.likelihood_.predictive_nll(mean, var, y, log_s, weights)
 
         return heldout_nll
 

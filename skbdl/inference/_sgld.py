@@ -77,7 +77,7 @@ def _traces(problem, layers, act, likelihood, rows):
     """Function-space traces of the kept draws: energy (S,), probe logp (S, P)."""
     energy_rows, probe_rows = rows
     X, y = problem.X, problem.y
-    n = problem.n_train
+    n = problem.n_rows
     with torch.no_grad():
         # float64, so confident rows keep a continuous trace (float32 rounds
         # their log-probability to exactly 0, and ties break the ranks)
@@ -89,8 +89,11 @@ def _traces(problem, layers, act, likelihood, rows):
             problem.prior.neg_log_prob_layers([(w[s], b[s]) for w, b in layers])
             for s in range(f.shape[0])
         ])
-        energy = n * nll.double().mean(1) + prior.double()
-        probe = -nll[:, :len(probe_rows)].double()
+        nll = nll.double()
+        probe = -nll[:, :len(probe_rows)]
+        if problem.weights is not None:  # n mean(w nll) estimates sum_i w_i nll_i
+            nll = nll * problem.weights[energy_rows].double()
+        energy = n * nll.mean(1) + prior.double()
     return energy.cpu().numpy(), probe.cpu().numpy()
 
 
@@ -280,8 +283,8 @@ class SGLD(BaseInference):
 
     def _plan(self, problem, step):
         """Step sizes, noise mask and kept steps of every chain (the same)."""
-        batch = min(problem.batch_size, problem.n_train)
-        per_epoch = math.ceil(problem.n_train / batch)
+        batch = min(problem.batch_size, problem.n_rows)
+        per_epoch = math.ceil(problem.n_rows / batch)
         n_steps = per_epoch * problem.max_epochs
         burn_in = self._burn_in(problem.max_epochs) * per_epoch
         steps = step_sizes(self.schedule, step, n_steps, gamma=self.gamma,
@@ -300,7 +303,7 @@ class SGLD(BaseInference):
         check_prior_support(problem.prior, "SGLD", "log_prob")
         problem = dataclasses.replace(problem, valid=None)  # chains run to the end
         rng = np.random.default_rng(problem.seeds.seed("split"))
-        order = rng.permutation(problem.n_train)
+        order = rng.permutation(problem.n_rows)
         rows = (torch.as_tensor(order[:_ENERGY_ROWS]), order[:_PROBE_ROWS])
         step = self._step_size()
         for retry in range(_RETRIES + 1):

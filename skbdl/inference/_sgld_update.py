@@ -84,8 +84,9 @@ class SGLDUpdate(torch.optim.Optimizer):
         end reuse the last one.
     noisy : torch.Tensor of bool, shape (n_steps,)
         Whether step ``k`` adds the Langevin noise.
-    n_train : int
-        ``N``; the noise variance is ``temperature * step_k / N``.
+    n_train : int or float
+        ``N`` (the sum of the row weights with weighted rows); the noise
+        variance is ``temperature * step_k / N``.
     temperature : float, default=1.0
         ``T``; 1 samples the posterior.
     preconditioner : {None, "rmsprop"}, default=None
@@ -107,7 +108,7 @@ class SGLDUpdate(torch.optim.Optimizer):
         super().__init__(params, {})
         self.steps = torch.as_tensor(steps, dtype=torch.float64)
         self.noisy = torch.as_tensor(noisy, dtype=torch.bool)
-        self.n_train = int(n_train)
+        self.n_train = float(n_train)
         self.temperature = float(temperature)
         self.preconditioner = preconditioner
         self.alpha, self.eps = float(alpha), float(eps)

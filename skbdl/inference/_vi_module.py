@@ -153,11 +153,12 @@ class _DrawMeanCriterion(nn.Module):
         super().__init__()
         self.criterion = criterion
 
-    def forward(self, f, y):
+    def forward(self, f, y, *weights):
         if f.dim() == 2:  # eval mode: the mean network
-            return self.criterion(f, y)
+            return self.criterion(f, y, *weights)
         n_draws = f.shape[0]
-        return self.criterion(f.reshape(-1, f.shape[-1]), y.repeat(n_draws))
+        return self.criterion(f.reshape(-1, f.shape[-1]), y.repeat(n_draws),
+                              *(w.repeat(n_draws) for w in weights))
 
 
 class DrawAveraged:
@@ -165,7 +166,8 @@ class DrawAveraged:
 
     ``problem.train`` reads three things from a likelihood: its trainable
     noise, its noise callbacks (both delegated, so the wrapped likelihood's
-    noise is the one learned) and its ``criterion``, which here averages
+    noise is the one learned) and its ``criterion`` (``weighted_criterion``
+    with row weights), which here averages
     the mean batch NLL over the ``S`` stacked draws of ``MeanFieldMLP``.
     """
 
@@ -180,3 +182,6 @@ class DrawAveraged:
 
     def criterion(self):
         return _DrawMeanCriterion(self.likelihood.criterion())
+
+    def weighted_criterion(self):
+        return _DrawMeanCriterion(self.likelihood.weighted_criterion())

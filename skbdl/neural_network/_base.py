@@ -25,6 +25,7 @@ from ..utils._sklearn import (
     Interval,
     StrOptions,
     _fit_context,
+    check_sample_weight,
     validate_data,
 )
 from ..utils._torch import (
@@ -114,7 +115,7 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Learn the posterior over the network weights.
 
         Parameters
@@ -123,6 +124,16 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
             Training inputs.
         y : array-like of shape (n_samples,)
             Targets: class labels (classifier) or real values (regressor).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights; None weighs every row 1. The data term
+            of the energy becomes ``-sum_i w_i log p(y_i | x_i, w)`` and the
+            ``N`` that scales the prior is ``sum_i w_i``, so an integer
+            weight is the same energy as repeating the row that many times,
+            and a weight of 0 as removing it (exactly so with full-batch
+            training; minibatches are still drawn over rows). The
+            regressor's target standardisation and learned noise use the
+            weighted moments. With ``early_stopping`` the weights are split
+            with the rows and the validation loss is their weighted mean.
 
         Returns
         -------
@@ -136,18 +147,38 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
             dtype=[np.float64, np.float32],
             y_numeric=self._task == "regression",
         )
+        sample_weight = check_sample_weight(sample_weight, X, type(self).__name__)
         self._check_device()
-        y_encoded = self._encode_y(y)
+        y_encoded = self._encode_y(y, sample_weight)
         seeds = Seeds.from_random_state(self.random_state)
-        problem = self._make_problem(X, y_encoded, seeds)
+        problem = self._make_problem(X, y_encoded, seeds, sample_weight)
         self._predict_seed = seeds.seed("predict")
         self.method_ = self._resolve_method()
         with torch_threads(work=problem.work_per_step):
             self.method_.fit(problem)
         self.loss_curve_ = list(self.method_.loss_curve_)
         self.n_iter_ = len(self.loss_curve_)
+        self._set_scores()
         self._set_feature_inclusion(problem.prior)
         return self
+
+    def _set_scores(self):
+        """``best_loss_``, ``validation_scores_``, ``best_validation_score_``.
+
+        As scikit-learn's MLP: without early stopping ``best_loss_`` is the
+        lowest training loss and the validation attributes are None; with
+        it, ``best_loss_`` is None and the validation score per epoch is
+        the method's (the mean held-out log-likelihood, see the class
+        docstring), None for a method that does not use the held-out rows.
+        """
+        scores = getattr(self.method_.loss_curve_, "validation_scores", None)
+        if not self.early_stopping:
+            self.best_loss_ = min(self.loss_curve_) if self.loss_curve_ else None
+            self.validation_scores_ = self.best_validation_score_ = None
+            return
+        self.best_loss_ = None
+        self.validation_scores_ = None if scores is None else list(scores)
+        self.best_validation_score_ = max(scores) if scores else None
 
     def _set_feature_inclusion(self, prior):
         """``feature_inclusion_``: P(gamma_i = 1 | W) averaged over the stored
@@ -242,16 +273,23 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
     def _likelihood(self):
         return likelihood_for(self._task, getattr(self, "heteroscedastic", False))
 
-    def _make_problem(self, X, y, seeds):
+    def _make_problem(self, X, y, seeds, sample_weight=None):
         y_dtype = torch.long if self._task == "classification" else torch.float32
         batch_size = self._batch_size(len(X))
         X = to_tensor(X, device=self.device)
         y = to_tensor(y, dtype=y_dtype, device=self.device)
+        weights = None
+        if sample_weight is not None:
+            weights = to_tensor(sample_weight, dtype=torch.float32, device=self.device)
         valid = None
-        if self.early_stopping:  # N is the number of rows trained on
-            (X, y), valid = train_valid_split(
-                X, y, self.validation_fraction, seeds.generator("split")
+        if self.early_stopping:  # N is the number of rows (or weight) trained on
+            train, valid = train_valid_split(
+                X, y, self.validation_fraction, seeds.generator("split"), weights
             )
+            X, y = train[:2]
+            if weights is not None:
+                weights = train[2]
+                self._check_split_weights(weights, valid[2])
         prior = resolve_prior(self.prior, getattr(self, "feature_names_in_", None))
         prior.check_layers([X.shape[1], *self._hidden_sizes(),
                             self._likelihood().n_latent(self._n_outputs())])
@@ -271,7 +309,20 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
             n_iter_no_change=self.n_iter_no_change,
             verbose=self.verbose,
             device=self.device,
+            weights=weights,
         )
+
+    def _check_split_weights(self, train, valid):
+        """Both parts of the early-stopping split need some positive weight."""
+        for part, w in (("training", train), ("validation", valid)):
+            if not bool((w > 0).any()):
+                raise ValueError(
+                    f"With early_stopping=True, {type(self).__name__} held out "
+                    f"validation_fraction={self.validation_fraction} of the rows, "
+                    f"and every row of the {part} part has sample_weight 0. Give "
+                    f"more rows a positive weight, change validation_fraction, or "
+                    f"set early_stopping=False."
+                )
 
     # ----------------------------------------------------------- prediction
     def _validate_X(self, X):
@@ -401,5 +452,5 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
         """Width of the latent output (before any noise column)."""
 
     @abstractmethod
-    def _encode_y(self, y):
+    def _encode_y(self, y, sample_weight=None):
         """Targets as the training problem expects them."""

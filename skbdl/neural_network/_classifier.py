@@ -53,7 +53,8 @@ class BayesianMLPClassifier(ClassifierMixin, BaseBayesianMLP):
         Posterior draws used by the predictive; None uses the method's default.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows and keep the weights of
-        the epoch with the lowest validation loss.
+        the epoch with the lowest validation loss (the mean held-out
+        negative log-likelihood; see ``validation_scores_``).
     validation_fraction : float, default=0.1
         Fraction of rows held out when ``early_stopping``.
     n_iter_no_change : int, default=10
@@ -81,6 +82,21 @@ class BayesianMLPClassifier(ClassifierMixin, BaseBayesianMLP):
         Training energy per epoch (divided by the number of rows).
     n_iter_ : int
         Number of epochs run.
+    best_loss_ : float or None
+        Lowest value of ``loss_curve_``; None with ``early_stopping`` (as
+        scikit-learn's MLP).
+    validation_scores_ : list of float or None
+        With ``early_stopping``, per epoch: the mean log-likelihood of the
+        held-out rows (weighted by ``sample_weight``, no prior term; higher
+        is better) under the network trained so far, the quantity early
+        stopping monitors. scikit-learn's MLP records the accuracy here. It is
+        the trained network's (the MAP for Laplace, the mean weights for VI
+        and IVON), not the posterior predictive's; for Ensemble the mean
+        over members, up to the shortest member's run. None without early
+        stopping, and for SGLD (its chains ignore the held-out rows).
+    best_validation_score_ : float or None
+        ``max(validation_scores_)``, the score of the epoch whose weights
+        early stopping keeps; None when ``validation_scores_`` is None.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -145,7 +161,7 @@ class BayesianMLPClassifier(ClassifierMixin, BaseBayesianMLP):
             verbose=verbose,
         )
 
-    def _encode_y(self, y):
+    def _encode_y(self, y, sample_weight=None):
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
         self.classes_ = encoder.classes_

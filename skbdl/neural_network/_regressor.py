@@ -58,7 +58,9 @@ class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
     n_samples : int, default=None
         Posterior draws used by the predictive; None uses the method's default.
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the rows and keep the best epoch.
+        Hold out ``validation_fraction`` of the rows and keep the weights of
+        the epoch with the lowest validation loss (the mean held-out
+        negative log-likelihood; see ``validation_scores_``).
     validation_fraction : float, default=0.1
         Fraction of rows held out when ``early_stopping``.
     n_iter_no_change : int, default=10
@@ -82,6 +84,21 @@ class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
         Training energy per epoch (standardised-target units).
     n_iter_ : int
         Number of epochs run.
+    best_loss_ : float or None
+        Lowest value of ``loss_curve_``; None with ``early_stopping`` (as
+        scikit-learn's MLP).
+    validation_scores_ : list of float or None
+        With ``early_stopping``, per epoch: the mean log-likelihood of the
+        held-out rows (weighted by ``sample_weight``, no prior term; higher
+        is better) under the network trained so far, the quantity early
+        stopping monitors. scikit-learn's MLP records R^2 here. It is
+        the trained network's (the MAP for Laplace, the mean weights for VI
+        and IVON), not the posterior predictive's; for Ensemble the mean
+        over members, up to the shortest member's run. None without early
+        stopping, and for SGLD (its chains ignore the held-out rows).
+    best_validation_score_ : float or None
+        ``max(validation_scores_)``, the score of the epoch whose weights
+        early stopping keeps; None when ``validation_scores_`` is None.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -153,15 +170,20 @@ class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
         )
         self.heteroscedastic = heteroscedastic
 
-    def _encode_y(self, y):
+    def _encode_y(self, y, sample_weight=None):
         if y.dtype.kind not in "biuf":
             raise ValueError(
                 f"{type(self).__name__} needs numeric targets y; got an array of "
                 f"dtype {y.dtype}. Convert y with y.astype(float), or use "
                 f"BayesianMLPClassifier for class labels."
             )
-        self._y_mean = float(np.mean(y))
-        std = float(np.std(y))
+        if sample_weight is None:
+            self._y_mean = float(np.mean(y))
+            std = float(np.std(y))
+        else:  # the moments of the data with rows repeated by their weights
+            self._y_mean = float(np.average(y, weights=sample_weight))
+            std = float(np.sqrt(np.average((y - self._y_mean) ** 2,
+                                           weights=sample_weight)))
         self._y_std = std if std > 0 else 1.0
         return (y - self._y_mean) / self._y_std
 

@@ -163,3 +163,21 @@ def test_verbose_labels_every_member(capsys):
     assert [int(r[0]) for r in rows] == list(range(1, COMMON["max_epochs"] + 1))
     # the ensemble's loss curve is the mean of the members' printed losses
     assert_allclose([np.mean(r[1:4]) for r in rows], est.loss_curve_, atol=1e-4)
+
+
+@pytest.mark.parametrize("Est, y", [(BayesianMLPClassifier, Y_CLF),
+                                    (BayesianMLPRegressor, Y_REG)])
+def test_fused_weighted_rows_equal_the_engine(Est, y, monkeypatch):
+    weights = np.random.RandomState(1).uniform(0, 3, len(X))
+    est = Est((8,), method=Ensemble(2), **COMMON)
+    monkeypatch.setattr(problem_module, "FUSED", True)
+    fused = est.fit(X, y, sample_weight=weights)
+    w_fused = _weights(fused)
+    monkeypatch.setattr(problem_module, "FUSED", False)
+    engine = clone(est).fit(X, y, sample_weight=weights)
+    assert_allclose(fused.loss_curve_, engine.loss_curve_, rtol=2e-6)
+    for a, b in zip(w_fused, _weights(engine)):
+        assert_allclose(a, b, rtol=1e-4, atol=2e-6)
+    if Est is BayesianMLPRegressor:
+        assert_allclose(fused.method_.likelihood_.noise_var,
+                        engine.method_.likelihood_.noise_var, rtol=1e-5)

@@ -5,7 +5,10 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from skbdl import BayesianMLPClassifier, BayesianMLPRegressor
 from skbdl.inference import Laplace
 
-from neural_network.test_estimator_checks import float32_subset_failures
+from neural_network.test_estimator_checks import (
+    float32_subset_failures,
+    sample_weight_failures,
+)
 
 # Laplace() itself (last_layer, kron, holdout) is checked with every registered
 # method in tests/neural_network/test_estimator_checks.py; these are the other
@@ -46,7 +49,8 @@ FLOAT32_SUBSET = {
 
 
 def _expected_failed_checks(estimator):
-    return float32_subset_failures(estimator, FLOAT32_SUBSET)
+    return {**float32_subset_failures(estimator, FLOAT32_SUBSET),
+            **sample_weight_failures(estimator)}
 
 
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed_checks)

@@ -55,8 +55,40 @@ def float32_subset_failures(estimator, known):
     return {"check_methods_subset_invariance": known[key]} if key in known else {}
 
 
+# check_sample_weight_equivalence_on_dense_data fits 15 rows with integer
+# weights and their repeats (about 30 rows), shuffled, and compares the
+# predictions at rtol=1e-7. The energies are the same, but the training is
+# not: measured for MAP, batch_size="auto" gives 8-row minibatches over 15
+# rows against 8-row minibatches over about 30 (other batches, twice the
+# steps per epoch), and predictions differ by up to 0.37 (probabilities) and
+# 0.98 (regression); with one full batch they agree to float32 rounding
+# (4e-8 absolute on the probabilities, which still fails rtol=1e-7).
+# tests/neural_network/test_sample_weight.py tests the equivalence with full
+# batches at 1e-5 for every method whose training allows it.
+_SW_REASON = (
+    "Minibatches are drawn over rows: the weighted rows and their repeats give "
+    "different batches and steps per epoch (full-batch fits agree to 1e-5 in "
+    "test_sample_weight.py, not to this check's rtol=1e-7 in float32)."
+)
+_SW_EXTRA = {
+    "VI": " VI also draws its training noise per row.",
+    "MCDropout": " MC dropout also draws its training masks per row.",
+    "Laplace": " Laplace's held-out split (prior_precision='holdout') is over rows.",
+}
+
+
+def sample_weight_failures(estimator):
+    """Expected failure of the sample-weight equivalence check, with its reason."""
+    name = type(estimator.method).__name__
+    extra = _SW_EXTRA.get(name, "")
+    if name == "Laplace" and estimator.method.prior_precision != "holdout":
+        extra = ""
+    return {"check_sample_weight_equivalence_on_dense_data": _SW_REASON + extra}
+
+
 def _expected_failed_checks(estimator):
-    return float32_subset_failures(estimator, FLOAT32_SUBSET)
+    return {**float32_subset_failures(estimator, FLOAT32_SUBSET),
+            **sample_weight_failures(estimator)}
 
 
 @parametrize_with_checks(list(_estimators()),
