@@ -33,6 +33,20 @@ defaults and scikit-learn's ``MLPClassifier(random_state=0)`` at its own.
 Columns: accuracy, NLL, 15-bin ECE, fit seconds. Goals: ECE and NLL <= MAP's,
 accuracy within 1 point of ``MLPClassifier()``'s.
 
+``speed`` (~3 min): the training-speed table of the issue. digits, the
+stratified 70/30 split above (1,257 training rows), 200 epochs and batches
+of 64 for everything, one thread: scikit-learn's
+``MLPClassifier(solver="adam", batch_size=64, max_iter=200,
+n_iter_no_change=201)`` (so it runs all 200 epochs), ``MLPClassifier()`` at
+its defaults (it stops on its ``tol``), every registered method of
+``BayesianMLPClassifier(method=m, max_epochs=200, batch_size=64,
+random_state=0)``, and MAP once more through the generic autograd/skorch
+engine (``skbdl._nn._problem.FUSED = False``) to show what the fused path
+buys. ``ROUNDS`` (default 5) rounds, every fit once per round in turn;
+the table gives the median, the first round (a fresh process: imports and
+first-call costs) and test accuracy. Goals: MAP <= 1.0x scikit-learn's
+MLP at the same epochs and batch size; a 5-member ensemble <= 2x MAP.
+
 Sections are merged into ``bench_defaults.json``.
 """
 
@@ -179,7 +193,54 @@ def classification():
     return result
 
 
-SECTIONS = {"regression": regression, "classification": classification}
+ROUNDS = int(os.environ.get("ROUNDS", "5"))
+
+
+def speed():
+    from skbdl._nn import _problem
+
+    X, y = load_digits(return_X_y=True)
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.3, stratify=y,
+                                              random_state=0)
+    scaler = StandardScaler().fit(X_tr)
+    X_tr, X_te = scaler.transform(X_tr), scaler.transform(X_te)
+    same = dict(max_epochs=200, batch_size=64, random_state=0)
+    fits = {"sklearn MLPClassifier(adam, batch 64, 200 epochs)": lambda: MLPClassifier(
+                solver="adam", batch_size=64, max_iter=200, n_iter_no_change=201,
+                random_state=0),
+            "sklearn MLPClassifier() defaults": lambda: MLPClassifier(random_state=0)}
+    for m in METHODS:
+        fits[m] = lambda m=m: BayesianMLPClassifier(method=m, **same)
+    fits["map, generic engine (FUSED=False)"] = lambda: BayesianMLPClassifier(
+        method="map", **same)
+    times = {label: [] for label in fits}
+    accuracy, epochs = {}, {}
+    for _ in range(ROUNDS):
+        for label, make in fits.items():
+            est = make()
+            _problem.FUSED = "generic engine" not in label
+            start = time.perf_counter()
+            est.fit(X_tr, y_tr)
+            times[label].append(time.perf_counter() - start)
+            _problem.FUSED = True
+            accuracy[label] = float(est.score(X_te, y_te))
+            epochs[label] = int(getattr(est, "n_iter_", 200))
+    base = float(np.median(times["sklearn MLPClassifier(adam, batch 64, 200 epochs)"]))
+    map_s = float(np.median(times["map"]))
+    result = {}
+    for label, ts in times.items():
+        med = float(np.median(ts))
+        result[label] = {"median_s": med, "first_s": ts[0], "rounds": ts,
+                         "vs_sklearn_same_epochs": med / base, "vs_map": med / map_s,
+                         "accuracy": accuracy[label], "epochs": epochs[label]}
+        print(f"| {label} | {epochs[label]} | {med:.2f} | {ts[0]:.2f} | "
+              f"{med / base:.2f} | {med / map_s:.2f} | {accuracy[label]:.4f} |",
+              flush=True)
+    return result
+
+
+SECTIONS = {"regression": regression, "classification": classification,
+            "speed": speed}
 
 
 def main(names):
