@@ -15,7 +15,8 @@ with ``random_state=split``; a ``StandardScaler`` is fitted on the training
 rows of X, y is passed as it is, as a user would. Rows: every registered
 method of ``BayesianMLPRegressor(method=m, random_state=0)`` at its
 defaults; MAP, Ensemble, MC dropout and VI again with
-``early_stopping=True``; ``GPRegressor`` with an ARD RBF + White kernel
+``early_stopping=True``; every method but Laplace (which tunes its noise on
+held-out rows already) again with ``noise_estimate="holdout"``; ``GPRegressor`` with an ARD RBF + White kernel
 (``normalize_y=True``); ``DeepKernelRegressor(random_state=0)``; and
 scikit-learn's ``MLPRegressor(random_state=0)`` (R^2 only: it has no
 predictive distribution). Columns, averaged over the splits: test R^2, the
@@ -94,6 +95,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 OUT = HERE / "bench_defaults.json"
 SPLITS = int(os.environ.get("SPLITS", "10"))
 EARLY_STOPPING = ["map", "ensemble", "mc_dropout", "vi"]
+HOLDOUT_NOISE = [m for m in METHODS if m != "laplace"]
 
 
 def sinusoid_gap(seed, n=100):
@@ -121,6 +123,9 @@ def models(n_features):
     for m in EARLY_STOPPING:
         out[f"{m} + early_stopping"] = BayesianMLPRegressor(
             method=m, early_stopping=True, random_state=0)
+    for m in HOLDOUT_NOISE:
+        out[f"{m} + noise_estimate='holdout'"] = BayesianMLPRegressor(
+            method=m, noise_estimate="holdout", random_state=0)
     kernel = C(1.0) * RBF([1.0] * n_features) + WhiteKernel(0.1)
     out["GPRegressor (ARD)"] = GPRegressor(kernel, normalize_y=True, random_state=0)
     out["DeepKernelRegressor"] = DeepKernelRegressor(random_state=0)

@@ -156,6 +156,8 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
         self.method_ = self._resolve_method()
         with torch_threads(work=problem.work_per_step):
             self.method_.fit(problem)
+        self._after_method_fit(self._held_out)
+        del self._held_out
         self.loss_curve_ = list(self.method_.loss_curve_)
         self.n_iter_ = len(self.loss_curve_)
         self._set_scores()
@@ -282,7 +284,7 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
         if sample_weight is not None:
             weights = to_tensor(sample_weight, dtype=torch.float32, device=self.device)
         valid = None
-        if self.early_stopping:  # N is the number of rows (or weight) trained on
+        if self._holds_out(len(X)):  # N is the number of rows (or weight) trained on
             train, valid = train_valid_split(
                 X, y, self.validation_fraction, seeds.generator("split"), weights
             )
@@ -290,6 +292,9 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
             if weights is not None:
                 weights = train[2]
                 self._check_split_weights(weights, valid[2])
+        self._held_out = valid
+        if not self.early_stopping:
+            valid = None  # held out for the noise only, not monitored
         prior = resolve_prior(self.prior, getattr(self, "feature_names_in_", None))
         prior.check_layers([X.shape[1], *self._hidden_sizes(),
                             self._likelihood().n_latent(self._n_outputs())])
@@ -312,12 +317,20 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
             weights=weights,
         )
 
+    def _holds_out(self, n_rows):
+        """Whether ``fit`` holds out ``validation_fraction`` of the rows."""
+        return self.early_stopping
+
+    def _after_method_fit(self, held_out):
+        """Hook after ``method_.fit``; ``held_out`` is the held-out part
+        ``(X, y)`` or ``(X, y, weights)`` (tensors) or None."""
+
     def _check_split_weights(self, train, valid):
         """Both parts of the early-stopping split need some positive weight."""
         for part, w in (("training", train), ("validation", valid)):
             if not bool((w > 0).any()):
                 raise ValueError(
-                    f"With early_stopping=True, {type(self).__name__} held out "
+                    f"{type(self).__name__} held out "
                     f"validation_fraction={self.validation_fraction} of the rows, "
                     f"and every row of the {part} part has sample_weight 0. Give "
                     f"more rows a positive weight, change validation_fraction, or "

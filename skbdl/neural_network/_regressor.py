@@ -2,13 +2,50 @@
 
 import numpy as np
 import torch
+from scipy.optimize import minimize_scalar
 from scipy.stats import norm
 from sklearn.base import RegressorMixin
 from sklearn.utils import Bunch
 
+from .._nn import MIN_NOISE_VAR
+from ..inference import Laplace
 from ..utils._random import Seeds
+from ..utils._sklearn import StrOptions
 from ..utils._torch import to_numpy
 from ._base import BaseBayesianMLP
+
+#: Held-out rows below which ``noise_estimate="holdout"`` keeps the
+#: training-residual noise (as Laplace's held-out noise tuning does).
+MIN_HELD_OUT_FOR_NOISE = 20
+
+
+def heldout_noise_var(y, mean, epistemic_var, weights=None):
+    """The noise variance that maximises the held-out Gaussian likelihood.
+
+    Maximises ``sum_i w_i log N(y_i; mean_i, epistemic_var_i + s)`` over
+    ``s >= MIN_NOISE_VAR``: the closed form ``mean((y - mean)^2)`` when the
+    epistemic variance is zero, else a bounded 1-D search on ``log s``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skbdl.neural_network._regressor import heldout_noise_var
+    >>> float(heldout_noise_var(np.array([1.0, -1.0]), np.zeros(2), np.zeros(2)))
+    1.0
+    """
+    w = np.ones_like(y) if weights is None else np.asarray(weights, float)
+    sq = (y - mean) ** 2
+    if not np.any(epistemic_var > 0):
+        return max(float(np.average(sq, weights=w)), MIN_NOISE_VAR)
+
+    def objective(log_s):
+        total = epistemic_var + np.exp(log_s)
+        return float(np.average(np.log(total) + sq / total, weights=w))
+
+    top = np.log(max(float(np.average(sq, weights=w)), MIN_NOISE_VAR)) + 1.0
+    best = minimize_scalar(objective, bounds=(np.log(MIN_NOISE_VAR), top),
+                           method="bounded", options={"xatol": 1e-6})
+    return float(np.exp(best.x))
 
 
 class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
@@ -57,6 +94,19 @@ class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
         Learning rate of the optimizer.
     n_samples : int, default=None
         Posterior draws used by the predictive; None uses the method's default.
+    noise_estimate : {"train", "holdout"}, default="train"
+        Where the homoscedastic noise variance comes from. ``"train"``: the
+        training residuals (refit after every epoch), which a network that
+        fits its training rows closely makes too small, so intervals are
+        too narrow on small data. ``"holdout"``: train on all but
+        ``validation_fraction`` of the rows (the early-stopping rows when
+        ``early_stopping``), then set the noise to the variance that
+        maximises the Gaussian likelihood of the held-out rows given the
+        predictive mean and epistemic variance. Kept at ``"train"`` with
+        fewer than 20 held-out rows, with ``heteroscedastic=True`` (the
+        network predicts the noise) and with Laplace, which already
+        chooses its noise on held-out rows. Measured in
+        docs/benchmarks/RESULTS.md ("Defaults: regression intervals").
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows and keep the weights of
         the epoch with the lowest validation loss (the mean held-out
@@ -131,6 +181,7 @@ class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
     _parameter_constraints = {
         **BaseBayesianMLP._parameter_constraints,
         "heteroscedastic": ["boolean"],
+        "noise_estimate": [StrOptions({"train", "holdout"})],
     }
 
     def __init__(
@@ -141,6 +192,7 @@ class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
         method="laplace",
         prior=None,
         heteroscedastic=False,
+        noise_estimate="train",
         max_epochs=200,
         batch_size="auto",
         lr=1e-3,
@@ -169,6 +221,27 @@ class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
             verbose=verbose,
         )
         self.heteroscedastic = heteroscedastic
+        self.noise_estimate = noise_estimate
+
+    def _noise_from_held_out(self, n_rows):
+        """Whether ``noise_estimate="holdout"`` applies to this fit."""
+        n_valid = max(1, int(round(self.validation_fraction * n_rows)))
+        return (self.noise_estimate == "holdout" and not self.heteroscedastic
+                and not isinstance(self._resolve_method(), Laplace)
+                and n_valid >= MIN_HELD_OUT_FOR_NOISE)
+
+    def _holds_out(self, n_rows):
+        self._noise_holdout = self._noise_from_held_out(n_rows)
+        return self.early_stopping or self._noise_holdout
+
+    def _after_method_fit(self, held_out):
+        if held_out is None or not self.__dict__.pop("_noise_holdout", False):
+            return
+        X, y = to_numpy(held_out[0]), to_numpy(held_out[1])
+        weights = None if len(held_out) < 3 else to_numpy(held_out[2])
+        v = self._variances(X)
+        noise = heldout_noise_var(y, v[:, 0], v[:, 1], weights)
+        self.method_.likelihood_.set_noise_var(noise)
 
     def _encode_y(self, y, sample_weight=None):
         if y.dtype.kind not in "biuf":
