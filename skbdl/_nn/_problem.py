@@ -271,8 +271,12 @@ class TrainingProblem:
             return [TrainingCurve(c) for c in train_fused(
                 self, list(modules), seeds=list(seeds), likelihoods=list(likelihoods),
                 labels=labels)]
-        return [self.train(m, seeds=s, likelihood=lik)
-                for m, s, lik in zip(modules, seeds, likelihoods)]
+        curves = []
+        for k, (m, s, lik) in enumerate(zip(modules, seeds, likelihoods)):
+            if self.verbose and labels is not None:  # name the table that follows
+                print(f"[{labels[k]}]", flush=True)
+            curves.append(self.train(m, seeds=s, likelihood=lik))
+        return curves
 
 
 def _curve(history, has_valid):

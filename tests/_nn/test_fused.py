@@ -181,3 +181,12 @@ def test_fused_weighted_rows_equal_the_engine(Est, y, monkeypatch):
     if Est is BayesianMLPRegressor:
         assert_allclose(fused.method_.likelihood_.noise_var,
                         engine.method_.likelihood_.noise_var, rtol=1e-5)
+
+
+def test_verbose_names_each_member_on_the_generic_engine(capsys):
+    BayesianMLPClassifier((4,), method=Ensemble(2), prior=LaplacePrior(1.0), verbose=1,
+                          **COMMON).fit(X, Y_CLF)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line for line in lines if line.startswith("[")] == ["[member 1]",
+                                                                "[member 2]"]
+    assert lines[0] == "[member 1]"
