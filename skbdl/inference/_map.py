@@ -26,6 +26,10 @@ class MAP(BaseInference):
         Training energy per epoch (of the last ``partial_fit`` call's run
         after one).
 
+    See Also
+    --------
+    Ensemble : Several MAP networks from different seeds.
+
     Notes
     -----
     Supports the estimators' ``warm_start`` (training starts from the
@@ -35,10 +39,6 @@ class MAP(BaseInference):
     ``max_epochs=k``. ``partial_fit`` after ``fit`` continues that fit's
     optimizer, except after early stopping (trained by the generic
     engine; the optimizer then restarts).
-
-    See Also
-    --------
-    Ensemble : Several MAP networks from different seeds.
 
     Examples
     --------
