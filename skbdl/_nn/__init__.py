@@ -24,12 +24,12 @@ from ._module import (
     stack_layers,
     stacked_forward,
 )
-from ._problem import TrainingCurve, TrainingProblem, train_valid_split
+from ._problem import TrainingCurve, TrainingProblem, TrainState, train_valid_split
 
 __all__ = [
     "ACTIVATIONS", "MIN_NOISE_VAR", "MLP", "Categorical", "Gaussian",
     "HeteroscedasticGaussian", "Likelihood", "TrainingCurve", "TrainingProblem",
-    "activation",
+    "TrainState", "activation",
     "chunk_rows", "count_weights", "likelihood_for", "split_weight_bias",
     "stack_layers", "stacked_forward", "train_valid_split",
 ]

@@ -86,6 +86,19 @@ class _Adam:
                       for p in self.params]
         self.t = 0
 
+    def state_dict(self):
+        """The moments, step counts and ``t`` (copies), for ``load_state_dict``."""
+        return {"exp_avgs": [t.clone() for t in self.exp_avgs],
+                "exp_avg_sqs": [t.clone() for t in self.exp_avg_sqs],
+                "steps": [t.clone() for t in self.steps], "t": self.t}
+
+    def load_state_dict(self, state):
+        """Continue from ``state_dict()`` of an optimizer over same-shaped params."""
+        for name in ("exp_avgs", "exp_avg_sqs", "steps"):
+            for mine, saved in zip(getattr(self, name), state[name], strict=True):
+                mine.copy_(saved)
+        self.t = int(state["t"])
+
     def step(self, grads):
         self.t += 1
         beta1, beta2 = self.betas
@@ -193,7 +206,8 @@ class _Stack:
                 b.copy_(sb[k, :, 0])
 
 
-def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=None):
+def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=None,
+                state=None):
     """Train ``S`` MLPs on the problem's energy; return one loss curve each.
 
     Parameters
@@ -211,6 +225,9 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
         The noise policy of the Gaussian likelihoods.
     labels : list of str, optional
         Names of the runs in the progress lines (``verbose``).
+    state : TrainState, optional
+        Resume Adam and the batch generators from it and store them in it at
+        the end (see ``TrainingProblem.train``); None: fresh ones.
 
     Returns
     -------
@@ -235,6 +252,11 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
         y, n_classes = problem.y, problem.n_latent
     generators = [s.generator("batches") for s in seeds]
     optimizer = _Adam(stack.rows, problem.lr)
+    if state is not None and state.batches is not None:
+        for generator, saved in zip(generators, state.batches, strict=True):
+            generator.set_state(saved)
+    if state is not None and state.path == "fused":
+        optimizer.load_state_dict(state.optimizer)
     ones = torch.ones(S, batch, 1, dtype=X.dtype, device=X.device)
     ones_last = ones[:, : n - batch * ((n - 1) // batch)]
 
@@ -299,6 +321,9 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
                 _print_epoch(epoch, problem.max_epochs, epoch_losses, labels,
                              time.perf_counter() - start_time)
         stack.write_back(modules)
+        if state is not None:
+            state.path, state.optimizer = "fused", optimizer.state_dict()
+            state.batches = [generator.get_state() for generator in generators]
         if regression:
             for lik, value in zip(likelihoods, log_var.view(S).tolist()):
                 lik.set_log_noise_var(value)

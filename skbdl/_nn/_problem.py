@@ -57,6 +57,35 @@ class TrainingCurve(list):
         self.validation_scores = validation_scores
 
 
+@dataclass
+class TrainState:
+    """What a training run leaves for the next one to resume (``partial_fit``).
+
+    ``train`` reads it at the start and overwrites it at the end, so a run
+    given the state of the previous run continues it: the optimizer's state
+    (Adam's moments and step counts) and the position of the
+    batch-order stream (``"batches"``), whose next epoch draws the
+    permutation that epoch would have drawn in one longer run. The two
+    training paths store the optimizer differently (``path``); a state of
+    the other path restarts the optimizer (the batch stream still
+    continues).
+
+    Attributes
+    ----------
+    path : {"fused", "engine"} or None
+        The path that wrote ``optimizer``; None before the first run.
+    optimizer : dict or None
+        ``_fused._Adam.state_dict()`` or the torch optimizer's
+        ``state_dict()``.
+    batches : list of torch.Tensor or None
+        ``get_state()`` of each run's ``"batches"`` generator.
+    """
+
+    path: str = None
+    optimizer: dict = field(default=None, repr=False)
+    batches: list = field(default=None, repr=False)
+
+
 def _accepts(cls, name):
     try:
         return name in inspect.signature(cls).parameters
@@ -79,7 +108,10 @@ class TrainingProblem:
     rows to ``valid``, ``(X, y)`` or ``(X, y, weights)``. ``seeds`` (a
     ``skbdl.utils._random.Seeds``) is the fit's seed tree: a method passes
     it, or ``seeds.child(k)`` for member or chain ``k``, to ``build_module``
-    and ``train``.
+    and ``train``. ``init_modules`` (warm start, optional) maps the key of a
+    seed tree (``Seeds.key``) to a trained network whose weights
+    ``build_module`` returns for that tree instead of a fresh
+    initialisation.
     """
 
     X: torch.Tensor
@@ -98,6 +130,7 @@ class TrainingProblem:
     verbose: int = 0
     device: str = "cpu"
     weights: torch.Tensor = field(default=None, repr=False)
+    init_modules: dict = field(default=None, repr=False)
 
     @property
     def n_train(self):
@@ -138,11 +171,16 @@ class TrainingProblem:
         """A freshly initialised network (from the stream ``seeds.seed("init")``).
 
         ``factory(n_in, hidden_layer_sizes, n_out, activation, dropout=...)``
-        builds it; the default is the plain ``MLP``.
+        builds it; the default is the plain ``MLP``. Warm start: when
+        ``init_modules`` has an entry for ``seeds.key``, the network built
+        gets a copy of that entry's weights (``load_state_dict``) instead.
         """
         with seeded(seeds.seed("init")):
             module = factory(self.X.shape[1], self.hidden_layer_sizes, self.n_latent,
                              self.activation, dropout=dropout)
+        start = None if self.init_modules is None else self.init_modules.get(seeds.key)
+        if start is not None:
+            module.load_state_dict(start.state_dict())
         return module.to(self.device)
 
     def neg_log_prior(self, module):
@@ -151,7 +189,7 @@ class TrainingProblem:
 
     def train(self, module, *, seeds, likelihood, optimizer=torch.optim.Adam,
               optimizer_kwargs=None, params=None, noise="refit", extra_energy="prior",
-              callbacks=(), on_step=()):
+              callbacks=(), on_step=(), state=None):
         """Train ``module`` in place on the energy; return the loss curve.
 
         Parameters
@@ -184,6 +222,11 @@ class TrainingProblem:
             Extra callbacks.
         on_step : sequence of callables
             ``fn(module, step)`` called after every optimizer step.
+        state : TrainState, optional
+            Resume the optimizer and the batch-order stream from it, and
+            store them in it at the end (``partial_fit``). Runs that draw
+            global-RNG noise (dropout) restart that stream. None: a fresh
+            optimizer and stream, nothing stored.
 
         Returns
         -------
@@ -200,7 +243,8 @@ class TrainingProblem:
             extra_energy=extra_energy, callbacks=callbacks, on_step=on_step,
         ) is None:  # the same run, without autograd or skorch
             return TrainingCurve(train_fused(self, [module], seeds=[seeds],
-                                             likelihoods=[likelihood], noise=noise)[0])
+                                             likelihoods=[likelihood], noise=noise,
+                                             state=state)[0])
         if extra_energy == "prior":
             extra_energy = self.neg_log_prior
         if params is None:
@@ -214,9 +258,12 @@ class TrainingProblem:
         criterion = (likelihood.criterion() if self.weights is None
                      else likelihood.weighted_criterion())
         noise_callbacks = likelihood.training_callbacks(data, noise)
+        generator = seeds.generator("batches")
+        if state is not None and state.batches is not None:
+            generator.set_state(state.batches[0])
         engine = make_engine(
             module, criterion=criterion, n_train=self.n_train,
-            extra_energy=extra_energy, generator=seeds.generator("batches"),
+            extra_energy=extra_energy, generator=generator,
             max_epochs=self.max_epochs, batch_size=min(self.batch_size, self.n_rows),
             lr=self.lr, optimizer=optimizer, optimizer_kwargs=optimizer_kwargs,
             params=params, valid_data=valid, n_iter_no_change=self.n_iter_no_change,
@@ -225,7 +272,17 @@ class TrainingProblem:
                        *(StepHook(fn) for fn in on_step)],
         )
         with seeded(seeds.seed("dropout")):
-            engine.fit(data, None)
+            if state is not None and state.path == "engine":
+                engine.initialize()
+                engine.optimizer_.load_state_dict(state.optimizer)
+                for group in engine.optimizer_.param_groups:
+                    group["lr"] = self.lr  # the current lr, as the fused path
+                engine.partial_fit(data, None)
+            else:
+                engine.fit(data, None)
+        if state is not None:
+            state.path, state.batches = "engine", [generator.get_state()]
+            state.optimizer = engine.optimizer_.state_dict()
         module.eval()
         for callback in noise_callbacks:  # the noise of the weights returned
             callback.refit(module)

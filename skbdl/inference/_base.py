@@ -42,6 +42,27 @@ hyper-parameters. The estimator clones it into ``method_`` and calls:
     Weights of the draws in the predictive average (None: equal). A
     mixture of ``M`` stored items asked for ``S`` draws that are not a
     multiple of ``M`` weights each draw so every item counts ``1 / M``.
+``supports_warm_start`` and ``warm_modules(seeds) -> {key: module}``
+    Optional (default: not supported): the estimator's ``warm_start``.
+    When True the estimator passes the previous fit's ``warm_modules``
+    as ``problem.init_modules``, and every ``problem.build_module(s)``
+    whose seed tree ``s`` has a key there starts from those weights
+    instead of a fresh initialisation (the optimizer starts afresh, as
+    in scikit-learn). The default maps ``seeds.key`` to ``module_``; a
+    method with several networks keys each by its own seed tree
+    (Ensemble: ``seeds.child(k).key``). The estimator refuses
+    ``warm_start=True`` for a method without support, with a
+    ``ValueError`` naming the method.
+``partial_fit(problem) -> self``
+    Optional: one more training run continuing the previous one (the
+    estimator's ``partial_fit``; ``problem.max_epochs`` is 1). The first
+    call on an unfitted method initialises as ``fit``; later calls keep
+    the weights, the likelihood and the optimizer and batch-order state
+    (a ``TrainState`` passed as ``problem.train(..., state=...)``), so
+    ``k`` calls on the same data are the run of ``fit`` with
+    ``max_epochs=k``. ``loss_curve_`` is the last call's curve (the
+    estimator appends it to its own). The estimator offers
+    ``partial_fit`` only for methods that define it.
 ``default_n_samples``
     Number of draws used when the estimator's ``n_samples`` is None.
 ``weight_draws() -> [(W, b), ...] or None``
@@ -53,11 +74,12 @@ The training hooks, all explicit arguments (``TrainingProblem``):
 
 ``problem.build_module(seed, dropout=0.0, factory=MLP)``
     A freshly initialised network; ``factory`` builds another module class
-    with the same signature (e.g. mean-field layers for VI).
+    with the same signature (e.g. mean-field layers for VI). With warm
+    start, the previous weights of that seed tree (``init_modules``).
 ``problem.new_likelihood()``
     A fresh likelihood for one training run (its own noise state).
 ``problem.train(module, *, seed, likelihood, optimizer, optimizer_kwargs,
-params, noise, extra_energy, callbacks, on_step)``
+params, noise, extra_energy, callbacks, on_step, state)``
     Minimise the energy ``U(w)/N = mean_batch(-log p(y|x,w)) +
     extra_energy(module)/N`` over minibatches drawn without replacement (a
     new permutation per epoch). ``optimizer`` is a ``torch.optim.Optimizer``
@@ -69,7 +91,9 @@ params, noise, extra_energy, callbacks, on_step)``
     policy (``"refit"``, ``"gradient"``, ``"fixed"``). ``extra_energy`` is
     ``-log p(w)`` by default (a KL term for VI). ``on_step`` callables
     ``fn(module, step)`` run after every optimizer step, e.g. to keep
-    weight snapshots. Returns a ``TrainingCurve``: the list of the mean
+    weight snapshots. ``state`` (a ``TrainState``, optional) resumes the
+    optimizer and batch-order stream of the run that wrote it and is
+    overwritten with this run's. Returns a ``TrainingCurve``: the list of the mean
     training energy per epoch, with ``validation_scores``, the per-epoch
     mean log-likelihood of ``problem.valid`` (``-valid_loss``; None
     without held-out rows).
@@ -122,6 +146,23 @@ class BaseInference(BaseEstimator):
     closed_form = False
     #: Number of posterior draws when the estimator's ``n_samples`` is None.
     default_n_samples = 1
+    #: Whether the estimator's ``warm_start=True`` may start from ``warm_modules``.
+    supports_warm_start = False
+
+    def warm_modules(self, seeds):
+        """Return the trained networks a warm fit starts from, by seed key.
+
+        Parameters
+        ----------
+        seeds : Seeds
+            The seed tree of the new fit (only its keys are used).
+
+        Returns
+        -------
+        modules : dict
+            ``{seeds.key: module_}`` by default (one network).
+        """
+        return {seeds.key: self.module_}
 
     def fit(self, problem):  # pragma: no cover - abstract
         """Learn the posterior; called by the estimator's ``fit``.

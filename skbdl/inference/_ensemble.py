@@ -93,6 +93,7 @@ class Ensemble(BaseInference):
     (2, 3, 3)
     """
 
+    supports_warm_start = True
     _parameter_constraints = {
         "n_members": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [None, Integral],
@@ -126,6 +127,24 @@ class Ensemble(BaseInference):
         self.loss_curve_ = _mean_curve(curves)
         self._stack()
         return self
+
+    def warm_modules(self, seeds):
+        """Return each member keyed by its seed tree (warm start).
+
+        With a larger ``n_members`` than before, the new members start from
+        a fresh initialisation.
+
+        Parameters
+        ----------
+        seeds : Seeds
+            The seed tree of the new fit.
+
+        Returns
+        -------
+        modules : dict
+            ``{seeds.child(k).key: modules_[k]}``.
+        """
+        return {seeds.child(k).key: m for k, m in enumerate(self.modules_)}
 
     def _stack(self):
         """Stack member weights on a leading axis for vectorised evaluation."""

@@ -212,6 +212,7 @@ class Laplace(BaseInference):
     (2, 3)
     """
 
+    supports_warm_start = True
     _parameter_constraints = {
         "subset": [StrOptions({"last_layer", "all"})],
         "hessian": [StrOptions({"full", "kron", "diag"})],

@@ -2,7 +2,7 @@
 
 import torch
 
-from .._nn import stacked_forward
+from .._nn import TrainState, stacked_forward
 from ..priors import check_prior_support
 from ._base import BaseInference
 
@@ -23,11 +23,22 @@ class MAP(BaseInference):
     likelihood_ : Likelihood
         The fitted likelihood (its noise, for regression).
     loss_curve_ : list of float
-        Training energy per epoch.
+        Training energy per epoch (of the last ``partial_fit`` call's run
+        after one).
 
     See Also
     --------
     Ensemble : Several MAP networks from different seeds.
+
+    Notes
+    -----
+    Supports the estimators' ``warm_start`` (training starts from the
+    previous ``module_``) and ``partial_fit``: each call trains one more
+    epoch, keeping the Adam state and the batch-order stream, so ``k``
+    calls on the same data give the weights of one fit with
+    ``max_epochs=k``. ``partial_fit`` after ``fit`` continues that fit's
+    optimizer, except after early stopping (trained by the generic
+    engine; the optimizer then restarts).
 
     Examples
     --------
@@ -41,6 +52,7 @@ class MAP(BaseInference):
     """
 
     closed_form = True
+    supports_warm_start = True
     _parameter_constraints = {}
 
     def __init__(self):
@@ -50,8 +62,33 @@ class MAP(BaseInference):
         check_prior_support(problem.prior, "MAP", "log_prob")
         self.module_ = problem.build_module(problem.seeds)
         self.likelihood_ = problem.new_likelihood()
+        self._train_state = TrainState()
         self.loss_curve_ = problem.train(self.module_, seeds=problem.seeds,
-                                         likelihood=self.likelihood_)
+                                         likelihood=self.likelihood_,
+                                         state=self._train_state)
+        return self
+
+    def partial_fit(self, problem):
+        """Train one more run, continuing the previous one (see ``_base``).
+
+        Parameters
+        ----------
+        problem : TrainingProblem
+            The rows of this call (``max_epochs`` is the number of epochs).
+
+        Returns
+        -------
+        self : object
+            The method, its ``module_`` trained further.
+        """
+        if not hasattr(self, "module_"):
+            return self.fit(problem)
+        check_prior_support(problem.prior, "MAP", "log_prob")
+        if not hasattr(self, "_train_state"):  # fitted before partial_fit existed
+            self._train_state = TrainState()
+        self.loss_curve_ = problem.train(self.module_, seeds=problem.seeds,
+                                         likelihood=self.likelihood_,
+                                         state=self._train_state)
         return self
 
     def predict_f(self, X):

@@ -56,6 +56,7 @@ class MCDropout(BaseInference):
     (2, 3, 8)
     """
 
+    supports_warm_start = True
     _parameter_constraints = {
         "p": [Interval(Real, 0, 1, closed="left")],
         "n_samples": [Interval(Integral, 1, None, closed="left")],

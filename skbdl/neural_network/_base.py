@@ -77,6 +77,7 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
         "device": [str],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "warm_start": ["boolean"],
     }
 
     @abstractmethod
@@ -97,6 +98,7 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
         device,
         random_state,
         verbose,
+        warm_start,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -112,6 +114,7 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.warm_start = warm_start
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -140,31 +143,135 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
         self : object
             The fitted estimator.
         """
+        method = self._resolve_method()
+        previous = self._warm_start_from(method)
         X, y = validate_data(
             self,
             X,
             y,
             dtype=[np.float64, np.float32],
             y_numeric=self._task == "regression",
+            reset=previous is None,
         )
         sample_weight = check_sample_weight(sample_weight, X, type(self).__name__)
         self._check_device()
-        y_encoded = self._encode_y(y, sample_weight)
+        if previous is None:
+            y_encoded = self._encode_y(y, sample_weight)
+        else:
+            y_encoded = self._encode_y_warm(y, sample_weight)
         seeds = Seeds.from_random_state(self.random_state)
         problem = self._make_problem(X, y_encoded, seeds, sample_weight)
-        self._predict_seed = seeds.seed("predict")
-        self.method_ = self._resolve_method()
+        if previous is not None:
+            self._check_architecture()
+            problem.init_modules = previous.warm_modules(seeds)
+        self._seeds, self._predict_seed = seeds, seeds.seed("predict")
+        self.method_ = method
         with torch_threads(work=problem.work_per_step):
             self.method_.fit(problem)
-        self._after_method_fit(self._held_out)
-        del self._held_out
-        self.loss_curve_ = list(self.method_.loss_curve_)
-        self.n_iter_ = len(self.loss_curve_)
-        self._set_scores()
-        self._set_feature_inclusion(problem.prior)
+        self._after_method_fit(self.__dict__.pop("_held_out"))
+        self._finish_fit(problem, continued=previous is not None)
         return self
 
-    def _set_scores(self):
+    def _finish_fit(self, problem, continued):
+        """Fitted attributes after a training run of ``method_``.
+
+        ``continued`` (warm start, ``partial_fit``): ``loss_curve_`` and
+        ``validation_scores_`` continue the previous ones, as scikit-learn's.
+        """
+        previous = self.loss_curve_ if continued else []
+        self.loss_curve_ = [*previous, *self.method_.loss_curve_]
+        self.n_iter_ = len(self.loss_curve_)
+        self._set_scores(continued, early_stopping=problem.valid is not None)
+        self._set_feature_inclusion(problem.prior)
+        self._architecture = (self._sizes(), self.activation)
+
+    def _partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One pass over ``(X, y)``, continuing the fitted ``method_``."""
+        first = not hasattr(self, "method_")
+        method = self._resolve_method() if first else self._partial_fit_method()
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32],
+                             y_numeric=self._task == "regression", reset=first)
+        sample_weight = check_sample_weight(sample_weight, X, type(self).__name__)
+        self._check_device()
+        y_encoded = self._encode_y_partial(y, sample_weight, classes, first)
+        if first:
+            self._seeds = Seeds.from_random_state(self.random_state)
+            self._predict_seed = self._seeds.seed("predict")
+        problem = self._make_problem(X, y_encoded, self._seeds, sample_weight,
+                                     max_epochs=1, early_stopping=False,
+                                     noise_holdout=False)
+        del self._held_out
+        if not first:
+            self._check_architecture()
+        with torch_threads(work=problem.work_per_step):
+            method.partial_fit(problem)
+        self.method_ = method
+        self._finish_fit(problem, continued=not first)
+        return self
+
+    def _supports_partial_fit(self):
+        """Whether ``method`` (a name or an object) defines ``partial_fit``."""
+        method = self.method
+        method = METHODS.get(method) if isinstance(method, str) else method
+        return hasattr(method, "partial_fit")
+
+    def _partial_fit_method(self):
+        """The fitted ``method_`` that a later ``partial_fit`` continues."""
+        current = self._resolve_method()
+        if type(self.method_) is not type(current) or not hasattr(
+            self.method_, "partial_fit"
+        ):
+            raise ValueError(
+                f"{type(self).__name__}.partial_fit continues the fitted method_ "
+                f"({type(self.method_).__name__}), but method={self.method!r} now; "
+                f"partial_fit cannot switch methods. Call fit first to start over "
+                f"with the new method."
+            )
+        return self.method_
+
+    def _warm_start_from(self, method):
+        """The fitted ``method_`` a warm fit starts from, or None (cold fit).
+
+        Raises a ``ValueError`` when ``warm_start=True`` and ``method``
+        cannot start from a previous fit, or the method changed since.
+        """
+        if not self.warm_start:
+            return None
+        name = type(method).__name__
+        if not method.supports_warm_start:
+            supported = sorted(k for k, c in METHODS.items() if c.supports_warm_start)
+            raise ValueError(
+                f"warm_start=True is not supported by method={name} "
+                f"({type(self).__name__}): its posterior is not one set of network "
+                f"weights to restart from. Use warm_start=False, or one of the "
+                f"methods {supported}."
+            )
+        previous = getattr(self, "method_", None)
+        if previous is None:
+            return None
+        if type(previous) is not type(method):
+            raise ValueError(
+                f"warm_start=True starts from the previous fit, whose method was "
+                f"{type(previous).__name__}; method is now {name}. Set "
+                f"warm_start=False to fit {name} from a fresh initialisation."
+            )
+        return previous
+
+    def _check_architecture(self):
+        """The network of this fit must have the shapes and activation of the
+        previous one (warm start, ``partial_fit``)."""
+        old = getattr(self, "_architecture", None)
+        new = (self._sizes(), self.activation)
+        if old is not None and old != new:
+            raise ValueError(
+                f"{type(self).__name__} with warm_start=True or partial_fit starts "
+                f"from the previous network, layer sizes {old[0]} and activation "
+                f"{old[1]!r}; this fit has layer sizes {new[0]} and activation "
+                f"{new[1]!r} (hidden_layer_sizes, activation or the number of "
+                f"outputs changed). Set warm_start=False or call fit to start over."
+            )
+
+    def _set_scores(self, continued=False, early_stopping=None):
         """``best_loss_``, ``validation_scores_``, ``best_validation_score_``.
 
         As scikit-learn's MLP: without early stopping ``best_loss_`` is the
@@ -172,9 +279,16 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
         it, ``best_loss_`` is None and the validation score per epoch is
         the method's (the mean held-out log-likelihood, see the class
         docstring), None for a method that does not use the held-out rows.
+        ``partial_fit`` never stops early (``early_stopping=False``), as
+        scikit-learn's.
         """
+        if early_stopping is None:
+            early_stopping = self.early_stopping
         scores = getattr(self.method_.loss_curve_, "validation_scores", None)
-        if not self.early_stopping:
+        previous = getattr(self, "validation_scores_", None) if continued else None
+        if scores is not None and previous is not None:
+            scores = [*previous, *scores]
+        if not early_stopping:
             self.best_loss_ = min(self.loss_curve_) if self.loss_curve_ else None
             self.validation_scores_ = self.best_validation_score_ = None
             return
@@ -275,7 +389,8 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
     def _likelihood(self):
         return likelihood_for(self._task, getattr(self, "heteroscedastic", False))
 
-    def _make_problem(self, X, y, seeds, sample_weight=None):
+    def _make_problem(self, X, y, seeds, sample_weight=None, *, max_epochs=None,
+                      early_stopping=None, noise_holdout=True):
         y_dtype = torch.long if self._task == "classification" else torch.float32
         batch_size = self._batch_size(len(X))
         X = to_tensor(X, device=self.device)
@@ -284,7 +399,11 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
         if sample_weight is not None:
             weights = to_tensor(sample_weight, dtype=torch.float32, device=self.device)
         valid = None
-        if self._holds_out(len(X)):  # N is the number of rows (or weight) trained on
+        max_epochs = self.max_epochs if max_epochs is None else max_epochs
+        if early_stopping is None:
+            early_stopping = self.early_stopping
+        for_noise = noise_holdout and self._holds_out_for_noise(len(X))
+        if early_stopping or for_noise:  # N: the rows (or weight) trained on
             train, valid = train_valid_split(
                 X, y, self.validation_fraction, seeds.generator("split"), weights
             )
@@ -293,7 +412,7 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
                 weights = train[2]
                 self._check_split_weights(weights, valid[2])
         self._held_out = valid
-        if not self.early_stopping:
+        if not early_stopping:
             valid = None  # held out for the noise only, not monitored
         prior = resolve_prior(self.prior, getattr(self, "feature_names_in_", None))
         prior.check_layers([X.shape[1], *self._hidden_sizes(),
@@ -307,7 +426,7 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
             activation=self.activation,
             prior=prior,
             seeds=seeds,
-            max_epochs=self.max_epochs,
+            max_epochs=max_epochs,
             batch_size=batch_size,
             lr=self.lr,
             valid=valid,
@@ -317,9 +436,9 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
             weights=weights,
         )
 
-    def _holds_out(self, n_rows):
-        """Whether ``fit`` holds out ``validation_fraction`` of the rows."""
-        return self.early_stopping
+    def _holds_out_for_noise(self, n_rows):
+        """Whether ``fit`` holds out rows for the noise (beyond early stopping)."""
+        return False
 
     def _after_method_fit(self, held_out):
         """Hook after ``method_.fit``; ``held_out`` is the held-out part
@@ -467,3 +586,11 @@ class BaseBayesianMLP(BaseEstimator, metaclass=ABCMeta):
     @abstractmethod
     def _encode_y(self, y, sample_weight=None):
         """Targets as the training problem expects them."""
+
+    @abstractmethod
+    def _encode_y_warm(self, y, sample_weight=None):
+        """Targets of a warm-started fit (the classes must not change)."""
+
+    @abstractmethod
+    def _encode_y_partial(self, y, sample_weight, classes, first):
+        """Targets of a ``partial_fit`` call (``first``: the first call)."""

@@ -5,9 +5,11 @@ from sklearn.base import ClassifierMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import Bunch
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 
 from ..utils._math import entropy as _entropy
+from ..utils._sklearn import _check_partial_fit_first_call, _fit_context
 from ..utils._torch import to_numpy
 from ._base import BaseBayesianMLP
 
@@ -71,6 +73,16 @@ class BayesianMLPClassifier(ClassifierMixin, BaseBayesianMLP):
         weights it covers, the prior precision and how it was chosen
         (held-out NLL or marginal likelihood, and whether it sits on the edge
         of the search range), and its duration.
+    warm_start : bool, default=False
+        When True and the estimator is already fitted, ``fit`` starts from
+        the previous fit's network weights instead of a fresh
+        initialisation (every member's for ``"ensemble"``; the MAP stage
+        of ``"laplace"``), with a fresh optimizer, as scikit-learn's MLP.
+        ``loss_curve_`` and ``n_iter_`` then continue. The data must have
+        the same number of features and the same classes, and the method and network the
+        same shapes, else ``fit`` raises a ``ValueError``. Supported by
+        ``"map"``, ``"laplace"``, ``"mc_dropout"`` and ``"ensemble"``; the
+        other methods raise a ``ValueError`` with ``warm_start=True``.
 
     Attributes
     ----------
@@ -143,6 +155,7 @@ class BayesianMLPClassifier(ClassifierMixin, BaseBayesianMLP):
         device="cpu",
         random_state=None,
         verbose=0,
+        warm_start=False,
     ):
         super().__init__(
             hidden_layer_sizes,
@@ -159,6 +172,7 @@ class BayesianMLPClassifier(ClassifierMixin, BaseBayesianMLP):
             device=device,
             random_state=random_state,
             verbose=verbose,
+            warm_start=warm_start,
         )
 
     def _encode_y(self, y, sample_weight=None):
@@ -172,8 +186,91 @@ class BayesianMLPClassifier(ClassifierMixin, BaseBayesianMLP):
             )
         return encoder.transform(y)
 
+    def _encode_y_warm(self, y, sample_weight=None):
+        check_classification_targets(y)
+        classes = np.unique(y)
+        if not np.array_equal(classes, self.classes_):
+            raise ValueError(
+                f"warm_start can only be used where `y` has the same classes as in "
+                f"the previous call to fit. Previously got {self.classes_}, `y` has "
+                f"{classes}. Set warm_start=False to fit the new classes from "
+                f"scratch."
+            )
+        return np.searchsorted(self.classes_, y)
+
+    def _encode_y_partial(self, y, sample_weight, classes, first):
+        check_classification_targets(y)
+        if first and classes is None:
+            raise ValueError(
+                "classes must be passed on the first call to "
+                "BayesianMLPClassifier.partial_fit: the network's output layer has "
+                "one unit per class, including classes absent from this chunk "
+                "(e.g. classes=np.unique(y_all))."
+            )
+        if first:
+            self.__dict__.pop("classes_", None)
+        _check_partial_fit_first_call(self, classes)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                "BayesianMLPClassifier.partial_fit needs at least 2 classes; got "
+                f"classes={self.classes_!r}."
+            )
+        unknown = np.setdiff1d(np.unique(y), self.classes_)
+        if len(unknown):
+            raise ValueError(
+                f"`y` has classes not in `self.classes_`. `self.classes_` has "
+                f"{self.classes_}. 'y' has {np.unique(y)}."
+            )
+        return np.searchsorted(self.classes_, y)
+
     def _n_outputs(self):
         return len(self.classes_)
+
+    @available_if(BaseBayesianMLP._supports_partial_fit)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Train one more epoch on ``(X, y)``, continuing the current fit.
+
+        Only for a method with an incremental fit (``"map"``). Each call is
+        one pass over the rows (``max_epochs`` is not used) in minibatches
+        of ``batch_size``; the weights, Adam's state and the batch-order
+        stream carry over from the previous call (or from ``fit``), so
+        ``k`` calls on the same data give the network of ``fit`` with
+        ``max_epochs=k``. The prior is scaled by the rows of this call
+        (``N = len(X)``, or the sum of ``sample_weight``). Early stopping
+        is not used, as in scikit-learn's MLP.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs.
+        y : array-like of shape (n_samples,)
+            Class labels, all among ``classes``.
+        classes : array-like of shape (n_classes,), default=None
+            Every class of the problem. Required on the first call (an
+            unfitted estimator) and may be omitted on later calls, where it
+            must equal ``classes_`` if given.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights (see ``fit``).
+
+        Returns
+        -------
+        self : object
+            The estimator, trained one more epoch.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.datasets import load_iris
+        >>> from skbdl import BayesianMLPClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = BayesianMLPClassifier(random_state=0)
+        >>> for epoch in range(3):
+        ...     clf = clf.partial_fit(X, y, classes=np.unique(y))
+        >>> clf.n_iter_
+        3
+        """
+        return self._partial_fit(X, y, sample_weight=sample_weight, classes=classes)
 
     def predict_proba(self, X):
         """Posterior predictive class probabilities (Bayesian model average).

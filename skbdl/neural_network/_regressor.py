@@ -6,11 +6,12 @@ from scipy.optimize import minimize_scalar
 from scipy.stats import norm
 from sklearn.base import RegressorMixin
 from sklearn.utils import Bunch
+from sklearn.utils.metaestimators import available_if
 
 from .._nn import MIN_NOISE_VAR
 from ..inference import Laplace
 from ..utils._random import Seeds
-from ..utils._sklearn import StrOptions
+from ..utils._sklearn import StrOptions, _fit_context
 from ..utils._torch import to_numpy
 from ._base import BaseBayesianMLP
 
@@ -125,6 +126,16 @@ class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
         weights it covers, the prior precision and how it was chosen
         (held-out NLL or marginal likelihood, and whether it sits on the edge
         of the search range), and its duration.
+    warm_start : bool, default=False
+        When True and the estimator is already fitted, ``fit`` starts from
+        the previous fit's network weights instead of a fresh
+        initialisation (every member's for ``"ensemble"``; the MAP stage
+        of ``"laplace"``), with a fresh optimizer, as scikit-learn's MLP.
+        ``loss_curve_`` and ``n_iter_`` then continue. The data must have
+        the same number of features, and the method and network the
+        same shapes, else ``fit`` raises a ``ValueError``. Supported by
+        ``"map"``, ``"laplace"``, ``"mc_dropout"`` and ``"ensemble"``; the
+        other methods raise a ``ValueError`` with ``warm_start=True``.
 
     Attributes
     ----------
@@ -203,6 +214,7 @@ class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
         device="cpu",
         random_state=None,
         verbose=0,
+        warm_start=False,
     ):
         super().__init__(
             hidden_layer_sizes,
@@ -219,6 +231,7 @@ class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
             device=device,
             random_state=random_state,
             verbose=verbose,
+            warm_start=warm_start,
         )
         self.heteroscedastic = heteroscedastic
         self.noise_estimate = noise_estimate
@@ -230,9 +243,9 @@ class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
                 and not isinstance(self._resolve_method(), Laplace)
                 and n_valid >= MIN_HELD_OUT_FOR_NOISE)
 
-    def _holds_out(self, n_rows):
+    def _holds_out_for_noise(self, n_rows):
         self._noise_holdout = self._noise_from_held_out(n_rows)
-        return self.early_stopping or self._noise_holdout
+        return self._noise_holdout
 
     def _after_method_fit(self, held_out):
         if held_out is None or not self.__dict__.pop("_noise_holdout", False):
@@ -260,8 +273,64 @@ class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
         self._y_std = std if std > 0 else 1.0
         return (y - self._y_mean) / self._y_std
 
+    def _encode_y_warm(self, y, sample_weight=None):
+        return self._encode_y(y, sample_weight)
+
+    def _encode_y_partial(self, y, sample_weight, classes, first):
+        """The first call sets the target standardisation; later calls keep it."""
+        if first:
+            return self._encode_y(y, sample_weight)
+        if y.dtype.kind not in "biuf":
+            return self._encode_y(y, sample_weight)  # raises the dtype error
+        return (y - self._y_mean) / self._y_std
+
     def _n_outputs(self):
         return 1
+
+    @available_if(BaseBayesianMLP._supports_partial_fit)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Train one more epoch on ``(X, y)``, continuing the current fit.
+
+        Only for a method with an incremental fit (``"map"``). Each call is
+        one pass over the rows (``max_epochs`` is not used) in minibatches
+        of ``batch_size``; the weights, Adam's state, the batch-order
+        stream and the noise carry over from the previous call (or from
+        ``fit``), so ``k`` calls on the same data give the network of
+        ``fit`` with ``max_epochs=k``. The targets are standardised with
+        the mean and standard deviation of the first call's (or ``fit``'s)
+        ``y``. The prior is scaled by the rows of this call (``N =
+        len(X)``, or the sum of ``sample_weight``). Early stopping is not
+        used, as in scikit-learn's MLP.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs.
+        y : array-like of shape (n_samples,)
+            Real-valued targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights (see ``fit``).
+
+        Returns
+        -------
+        self : object
+            The estimator, trained one more epoch.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skbdl import BayesianMLPRegressor
+        >>> rng = np.random.RandomState(0)
+        >>> X = rng.uniform(-3, 3, size=(100, 1))
+        >>> y = np.sin(X[:, 0]) + 0.1 * rng.randn(100)
+        >>> reg = BayesianMLPRegressor(method="map", random_state=0)
+        >>> for epoch in range(3):
+        ...     reg = reg.partial_fit(X, y)
+        >>> reg.n_iter_, reg.predict(X[:2]).shape
+        (3, (2,))
+        """
+        return self._partial_fit(X, y, sample_weight=sample_weight)
 
     def _variances(self, X):
         """(mean, epistemic var, aleatoric var) in standardised units, (n, 3)."""

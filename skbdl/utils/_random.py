@@ -55,6 +55,16 @@ class Seeds:
         """The ``Seeds`` of member or chain ``index`` (independent of the rest)."""
         return Seeds(self._child(len(STREAMS) + int(index)))
 
+    @property
+    def key(self):
+        """This tree's position under the fit's root, a tuple of ints.
+
+        ``()`` for the root and ``(k,)``-like keys for children, the same
+        for every ``random_state``: warm start matches a member's previous
+        weights by it (``TrainingProblem.init_modules``).
+        """
+        return tuple(self.sequence.spawn_key)
+
     def seed(self, name):
         """A 63-bit integer seed for the stream ``name`` (one of ``STREAMS``)."""
         state = self._child(STREAMS.index(name)).generate_state(2, dtype=np.uint32)

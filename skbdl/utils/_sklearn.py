@@ -19,9 +19,11 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_params,
 )
+from sklearn.utils.multiclass import _check_partial_fit_first_call
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 __all__ = [
+    "_check_partial_fit_first_call",
     "check_kernel_bounds",
     "check_sample_weight",
     "_fit_context",
