@@ -95,19 +95,22 @@ class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
         Learning rate of the optimizer.
     n_samples : int, default=None
         Posterior draws used by the predictive; None uses the method's default.
-    noise_estimate : {"train", "holdout"}, default="train"
-        Where the homoscedastic noise variance comes from. ``"train"``: the
-        training residuals (refit after every epoch), which a network that
-        fits its training rows closely makes too small, so intervals are
-        too narrow on small data. ``"holdout"``: train on all but
-        ``validation_fraction`` of the rows (the early-stopping rows when
-        ``early_stopping``), then set the noise to the variance that
-        maximises the Gaussian likelihood of the held-out rows given the
-        predictive mean and epistemic variance. Kept at ``"train"`` with
-        fewer than 20 held-out rows, with ``heteroscedastic=True`` (the
-        network predicts the noise) and with Laplace, which already
-        chooses its noise on held-out rows. Measured in
-        docs/benchmarks/RESULTS.md ("Defaults: regression intervals").
+    noise_estimate : {"holdout", "train"}, default="holdout"
+        Where the homoscedastic noise variance comes from. ``"holdout"``:
+        train on all but ``validation_fraction`` of the rows (the
+        early-stopping rows when ``early_stopping``), then set the noise to
+        the variance that maximises the Gaussian likelihood of the held-out
+        rows given the predictive mean and epistemic variance. ``"train"``:
+        the training residuals (refit after every epoch), which a network
+        that fits its training rows closely makes too small, so intervals
+        are too narrow (on diabetes and Friedman #1, 95 % intervals of MAP
+        covered 73 % and 9 % of the test rows with ``"train"``, 93 % and
+        95 % with ``"holdout"``, at the same R^2; docs/benchmarks/RESULTS.md,
+        "Defaults: regression intervals"). ``"holdout"`` acts as
+        ``"train"`` with fewer than 20 held-out rows (fewer than 200 rows at
+        the default ``validation_fraction``), with ``heteroscedastic=True``
+        (the network predicts the noise) and with Laplace, which chooses its
+        noise on held-out rows already.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows and keep the weights of
         the epoch with the lowest validation loss (the mean held-out
@@ -203,7 +206,7 @@ class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
         method="laplace",
         prior=None,
         heteroscedastic=False,
-        noise_estimate="train",
+        noise_estimate="holdout",
         max_epochs=200,
         batch_size="auto",
         lr=1e-3,

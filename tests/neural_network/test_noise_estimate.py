@@ -79,7 +79,8 @@ def test_the_noise_is_the_heldout_optimum(method):
     assert_allclose(est.method_.likelihood_.noise_var, [expected], rtol=1e-5)
     # and it is larger than the training residuals' estimate, closer to the
     # true noise (0.25 in y units, divided by var(y) in standardised units)
-    train = BayesianMLPRegressor(method=method, **OVERFIT).fit(X, Y)
+    train = BayesianMLPRegressor(method=method, noise_estimate="train",
+                                 **OVERFIT).fit(X, Y)
     true = NOISE_STD**2 / Y.var()
     ours = float(est.method_.likelihood_.noise_var[0])
     theirs = float(np.mean(train.method_.likelihood_.noise_var))
@@ -107,6 +108,10 @@ def test_with_early_stopping_the_noise_comes_from_the_same_rows():
     v = est._variances(Xv)
     assert_allclose(est.method_.likelihood_.noise_var,
                     [heldout_noise_var(yv, v[:, 0], v[:, 1])], rtol=1e-5)
+
+
+def test_holdout_is_the_default():
+    assert BayesianMLPRegressor().noise_estimate == "holdout"
 
 
 def test_invalid_noise_estimate():

@@ -254,6 +254,7 @@ def test_gaussian_prior_map_is_ridge():
         max_epochs=3000,
         lr=1e-2,
         random_state=0,
+        noise_estimate="train",  # the joint optimum on all rows, noise included
     ).fit(x, y)
     module = reg.method_.module_
     w = torch.cat([module.head.weight[0], module.head.bias]).detach().double().numpy()
