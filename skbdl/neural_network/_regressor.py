@@ -85,16 +85,6 @@ class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
     heteroscedastic : bool, default=False
         If True the network outputs a log noise variance per row; otherwise
         one noise variance is learned for all rows.
-    max_epochs : int, default=200
-        Passes over the training data.
-    batch_size : int or "auto", default="auto"
-        Minibatch size (clipped to the number of rows). ``"auto"`` is
-        ``min(64, max(8, n_rows // 10))``: 64 rows, but about ten batches per
-        epoch on small data so that it gets enough optimizer steps.
-    lr : float, default=1e-3
-        Learning rate of the optimizer.
-    n_samples : int, default=None
-        Posterior draws used by the predictive; None uses the method's default.
     noise_estimate : {"holdout", "train"}, default="holdout"
         Where the homoscedastic noise variance comes from. ``"holdout"``:
         train on all but ``validation_fraction`` of the rows (the
@@ -111,6 +101,16 @@ class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
         the default ``validation_fraction``), with ``heteroscedastic=True``
         (the network predicts the noise) and with Laplace, which chooses its
         noise on held-out rows already.
+    max_epochs : int, default=200
+        Passes over the training data.
+    batch_size : int or "auto", default="auto"
+        Minibatch size (clipped to the number of rows). ``"auto"`` is
+        ``min(64, max(8, n_rows // 10))``: 64 rows, but about ten batches per
+        epoch on small data so that it gets enough optimizer steps.
+    lr : float, default=1e-3
+        Learning rate of the optimizer.
+    n_samples : int, default=None
+        Posterior draws used by the predictive; None uses the method's default.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows and keep the weights of
         the epoch with the lowest validation loss (the mean held-out
