@@ -15,22 +15,30 @@ module runs the same optimisation with about a dozen tensor ops per step:
   ``"batches"`` generator), the same initial weights, torch's Adam;
 * ``S`` networks at once: every tensor has a leading member axis and every
   op is batched over it (``baddbmm``/``bmm``), so a deep ensemble costs far
-  less than ``S`` separate fits. Each op computes a member's slice exactly as
-  it would alone (checked bitwise in the tests), so a member's weights do not
-  depend on which other members share its stack.
+  less than ``S`` separate fits. A member's weights are reproducible for a
+  given stack, but not bitwise equal to those it gets in a stack of another
+  size: torch's batched matrix products take different kernels for
+  different batch counts. Callers therefore stack a fixed set of runs (all
+  the members of an ensemble), whatever the number of jobs.
 
-``fused_reason`` says when the fast path applies; anything else (dropout,
-custom update rules, callbacks, early stopping, non-Gaussian priors,
+Dropout (MC dropout's training) is applied with masks drawn from the
+global generator, seeded per run as the engine seeds it, in the engine's
+order and layout, so both paths use the same masks.
+
+``fused_reason`` says when the fast path applies; anything else (custom
+update rules, callbacks, early stopping, non-Gaussian priors,
 learned or heteroscedastic noise) runs through the generic engine. The two
-paths agree to float rounding (tests/nn/test_fused.py).
+paths agree to float rounding (tests/_nn/test_fused.py).
 """
 
+import contextlib
 import math
 import time
 
 import numpy as np
 import torch
 
+from ..utils._torch import seeded
 from ._likelihood import MIN_NOISE_VAR, Categorical, Gaussian
 from ._module import ACTIVATIONS, MLP
 
@@ -48,7 +56,7 @@ def fused_reason(problem, module=None, *, likelihood=None,
     """
     from ..priors import GaussianPrior  # the priors layer sits below _nn
 
-    module_ok = module is None or (type(module) is MLP and module.dropout == 0)
+    module_ok = module is None or type(module) is MLP
     likelihood = problem.likelihood if likelihood is None else likelihood
     checks = [
         (module_ok, "the module is not a plain MLP"),
@@ -158,13 +166,19 @@ class _Stack:
         self.grad_rows = list(self.grad.unbind(0))
         self.name = modules[0].activation
         self.activation = ACTIVATIONS[self.name]
+        self.dropout = modules[0].dropout
 
-    def forward(self, xt, keep=False):
+    def forward(self, xt, keep=False, train=False):
         """Latent outputs ``(S, k, n)`` of inputs ``(S, d, n)``.
 
-        With ``keep`` also the inputs and pre-activations of every layer.
+        With ``keep`` also what ``backward`` needs: the inputs of every
+        layer, the pre-activations, the activations before dropout and the
+        dropout masks. ``train`` applies dropout (``S = 1`` only): the masks
+        are drawn from torch's global generator as ``nn.functional.dropout``
+        draws them, one ``(n, width)`` Bernoulli tensor per hidden layer in
+        forward order, so a seeded run draws the engine's masks exactly.
         """
-        inputs, pre = [xt], []
+        inputs, pre, acts, masks = [xt], [], [], []
         h = xt
         last = len(self.weights) - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
@@ -172,16 +186,25 @@ class _Stack:
             if i < last:
                 pre.append(h)
                 h = self.activation.fn(h)
+                acts.append(h)
+                if train and self.dropout > 0:
+                    keep_p = 1.0 - self.dropout
+                    mask = torch.empty(h.shape[2], h.shape[1], dtype=h.dtype,
+                                       device=h.device).bernoulli_(keep_p)
+                    mask = mask.div_(keep_p).t()
+                    masks.append(mask)
+                    h = h * mask
                 inputs.append(h)
-        return (h, inputs, pre) if keep else h
+        return (h, (inputs, pre, acts, masks)) if keep else h
 
-    def backward(self, grad_f, inputs, pre, ones, coef):
+    def backward(self, grad_f, saved, ones, coef):
         """Fill ``self.grad``: the data term plus ``coef * w`` (the prior).
 
         ``grad_f`` ``(S, k, n)`` is the gradient of the batch's mean NLL at
-        the latent outputs; ``ones`` is an ``(S, n, 1)`` column for the bias
-        sums.
+        the latent outputs; ``saved`` is what ``forward(keep=True)``
+        returned; ``ones`` is an ``(S, n, 1)`` column for the bias sums.
         """
+        inputs, pre, acts, masks = saved
         g = grad_f
         for i in range(len(self.weights) - 1, -1, -1):
             w = self.weights[i]
@@ -190,10 +213,12 @@ class _Stack:
             torch.baddbmm(self.biases[i], g, ones, beta=coef, out=self.grad_b[i])
             if i > 0:
                 g = torch.bmm(w.transpose(1, 2), g)
+                if masks:
+                    g = g * masks[i - 1]
                 if self.name == "relu":  # one op instead of a mask and a product
                     g = torch.ops.aten.threshold_backward(g, pre[i - 1], 0)
                 else:
-                    g = g * self.activation.grad(pre[i - 1], inputs[i])
+                    g = g * self.activation.grad(pre[i - 1], acts[i - 1])
 
     def sum_squares(self):
         """``sum w^2`` of every member, shape (S,)."""
@@ -267,8 +292,12 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
             sq = resid * resid if v is None else resid * resid * v
             log_var = torch.log(sq.mean(2, keepdim=True).clamp_min(MIN_NOISE_VAR))
 
+    if stack.dropout > 0 and S > 1:
+        raise ValueError("Dropout networks are trained one at a time.")
+    dropout_rng = (seeded(seeds[0].seed("dropout")) if stack.dropout > 0
+                   else contextlib.nullcontext())
     curves = [[] for _ in range(S)]
-    with torch.no_grad():
+    with torch.no_grad(), dropout_rng:
         refit()
         for epoch in range(problem.max_epochs):
             start_time = time.perf_counter()
@@ -288,7 +317,7 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
                 xb, tb = xs[:, :, start:stop], ts[:, :, start:stop]
                 vb = None if vs is None else vs[:, :, start:stop]
                 nb = xb.shape[2]
-                f, inputs, pre = stack.forward(xb, keep=True)
+                f, saved = stack.forward(xb, keep=True, train=True)
                 if regression:
                     precision = torch.exp(-log_var)
                     resid = f - tb
@@ -309,8 +338,7 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
                     grad_f = grad_f * vb
                 losses.append(nll + 0.5 * coef * stack.sum_squares())
                 sizes.append(nb)
-                stack.backward(grad_f, inputs, pre, ones if nb == batch else ones_last,
-                               coef)
+                stack.backward(grad_f, saved, ones if nb == batch else ones_last, coef)
                 optimizer.step(stack.grad_rows)
             refit()
             epoch_losses = np.average(torch.stack(losses).double().cpu().numpy(),

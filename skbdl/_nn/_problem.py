@@ -323,6 +323,7 @@ class TrainingProblem:
         """
         if self.trains_stacked and all(
             fused_reason(self, m, likelihood=lik) is None
+            and (len(modules) == 1 or m.dropout == 0)  # dropout: one at a time
             for m, lik in zip(modules, likelihoods)
         ):
             return [TrainingCurve(c) for c in train_fused(

@@ -55,6 +55,25 @@ def test_fused_map_equals_the_engine(task, hidden, activation, monkeypatch):
                         engine.method_.likelihood_.noise_var, rtol=1e-5)
 
 
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+@pytest.mark.parametrize("Est, y", [(BayesianMLPClassifier, Y_CLF),
+                                    (BayesianMLPRegressor, Y_REG)])
+def test_fused_mc_dropout_equals_the_engine(Est, y, activation, monkeypatch):
+    # the same dropout masks (drawn from the same seeded stream), the same
+    # weights, hence the same predictive draws
+    est = Est((8, 6), activation=activation, method=MCDropout(p=0.3, n_samples=4),
+              **COMMON)
+    fused = _fit(est, y, True, monkeypatch)
+    engine = _fit(clone(est), y, False, monkeypatch)
+    assert_allclose(fused.loss_curve_, engine.loss_curve_, rtol=2e-6)
+    for a, b in zip(_weights(fused), _weights(engine)):
+        assert_allclose(a, b, rtol=1e-4, atol=2e-6)
+    # and dropout did act: without it the weights differ
+    plain = _fit(Est((8, 6), activation=activation, method="map", **COMMON), y, True,
+                 monkeypatch)
+    assert not np.allclose(_weights(plain)[0], _weights(fused)[0], atol=1e-3)
+
+
 @pytest.mark.parametrize("Est, y", [(BayesianMLPClassifier, Y_CLF),
                                     (BayesianMLPRegressor, Y_REG)])
 def test_stacked_ensemble_equals_members_trained_alone(Est, y, monkeypatch):
@@ -133,7 +152,8 @@ def test_fused_reason_for_the_training_arguments():
     problem = _problem()
     plain = MLP(3, (4,), 3, "relu")
     assert _fused.fused_reason(problem, plain) is None
-    assert "MLP" in _fused.fused_reason(problem, MLP(3, (4,), 3, "relu", dropout=0.1))
+    assert _fused.fused_reason(problem, MLP(3, (4,), 3, "relu", dropout=0.1)) is None
+    assert "MLP" in _fused.fused_reason(problem, torch.nn.Linear(3, 3))
     assert "optimizer" in _fused.fused_reason(problem, plain, optimizer=torch.optim.SGD)
     assert "optimizer" in _fused.fused_reason(
         problem, plain, optimizer_kwargs={"weight_decay": 1.0})
@@ -146,7 +166,8 @@ def test_methods_outside_the_fused_path_use_the_engine(monkeypatch):
         raise AssertionError("train_fused called")
 
     monkeypatch.setattr(problem_module, "train_fused", refuse)
-    BayesianMLPClassifier((4,), method=MCDropout(p=0.2), **COMMON).fit(X, Y_CLF)
+    BayesianMLPClassifier((4,), method="map", early_stopping=True,
+                          **COMMON).fit(X, Y_CLF)
     BayesianMLPClassifier((4,), method="map", prior=LaplacePrior(1.0),
                           **COMMON).fit(X, Y_CLF)
     with pytest.raises(AssertionError, match="train_fused"):
