@@ -67,6 +67,7 @@ def test_laplace_verbose_prints_one_posterior_line(capsys, method, criterion):
             fitted.log_marginal_likelihood_, abs=5e-5
         )
     noise = re.search(r"noise std (\S+)", line.group(0)).group(1)
+    # printed with 4 significant digits ("noise std 0.5905")
     assert float(noise) == pytest.approx(fitted.sigma_noise_, rel=5e-4)
     BayesianMLPRegressor(method=method, **FIT).fit(X, Y)
     assert capsys.readouterr().out == ""
