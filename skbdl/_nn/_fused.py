@@ -5,7 +5,7 @@ the time of a training step is per-operation overhead, not arithmetic:
 autograd records and replays every op and skorch adds a Python layer per
 batch, so the generic engine (``_engine.Engine``) took 2.7 s for 200 epochs
 on digits where scikit-learn's NumPy MLP takes 1.1 s
-(docs/benchmarks/RESULTS.md, "Training speed"). For the common case this
+(docs/benchmarks/RESULTS.md, "Defaults: training speed"). For the common case this
 module runs the same optimisation with about a dozen tensor ops per step:
 
 * the energy ``mean_batch(-log p(y|x, w)) + (-log p(w)) / N`` of the engine,
@@ -38,6 +38,7 @@ import time
 import numpy as np
 import torch
 
+from ..priors import GaussianPrior
 from ..utils._torch import seeded
 from ._likelihood import MIN_NOISE_VAR, Categorical, Gaussian
 from ._module import ACTIVATIONS, MLP
@@ -54,8 +55,6 @@ def fused_reason(problem, module=None, *, likelihood=None,
     stands for a network of ``problem.build_module()`` (a plain MLP) and
     ``likelihood=None`` for the problem's likelihood.
     """
-    from ..priors import GaussianPrior  # the priors layer sits below _nn
-
     module_ok = module is None or type(module) is MLP
     likelihood = problem.likelihood if likelihood is None else likelihood
     checks = [
