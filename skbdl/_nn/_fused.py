@@ -310,6 +310,8 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
                 ts = torch.nn.functional.one_hot(y.index_select(0, order).view(S, n),
                                                  n_classes)
                 ts = ts.to(X.dtype).transpose(1, 2).contiguous()
+            if regression:  # the noise changes only at the refit, once per epoch
+                precision = torch.exp(-log_var)
             losses, sizes = [], []
             for start in range(0, n, batch):
                 stop = start + batch
@@ -318,7 +320,6 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
                 nb = xb.shape[2]
                 f, saved = stack.forward(xb, keep=True, train=True)
                 if regression:
-                    precision = torch.exp(-log_var)
                     resid = f - tb
                     sq = resid * resid if vb is None else resid * resid * vb
                     data = sq.sum((1, 2)) * precision.view(S) / nb

@@ -86,11 +86,10 @@ def optimize(obj_func, x0, bounds, *, optimizer, n_restarts, rng, n_theta, max_i
 
     def run(i, start):
         watch, name = Stopwatch(), f"run {i + 1}/{n_runs}"
-        on_iteration = None
-        if log is not None and log.enabled(2):
-            on_iteration = lambda k, fun: log(  # noqa: E731
-                f"{name} iteration {k}: -LML {fun:.6f}", level=2
-            )
+        def each_iteration(k, fun):
+            log(f"{name} iteration {k}: -LML {fun:.6f}", level=2)
+
+        on_iteration = each_iteration if log is not None and log.enabled(2) else None
         x, fun, n_iter, n_eval = _minimize(
             obj_func, start, bounds, optimizer, max_iter, on_iteration
         )
