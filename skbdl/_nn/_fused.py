@@ -25,10 +25,17 @@ Dropout (MC dropout's training) is applied with masks drawn from the
 global generator, seeded per run as the engine seeds it, in the engine's
 order and layout, so both paths use the same masks.
 
-``fused_reason`` says when the fast path applies; anything else (custom
-update rules, callbacks, early stopping, non-Gaussian priors,
-learned or heteroscedastic noise) runs through the generic engine. The two
-paths agree to float rounding (tests/_nn/test_fused.py).
+Other update rules than Adam run on the same loop (``rule``): SGLD chains
+are stacked as ensemble members are, and IVON perturbs the flat weights
+before each gradient (``skbdl/inference/_sgld_update.py`` and
+``_ivon_update.py`` hold their fused forms). A rule gets the stack and
+calls a closure that computes the batch's gradient at the stack's current
+weights, as ``torch.optim`` rules call theirs.
+
+``fused_reason`` says when the fast path applies; anything else (callbacks,
+early stopping, non-Gaussian priors, learned or heteroscedastic noise)
+runs through the generic engine. The two paths agree to float rounding
+(tests/_nn/test_fused.py).
 """
 
 import contextlib
@@ -130,6 +137,18 @@ class _Adam:
                                 -self.lr / (1 - beta1 ** self.t))
 
 
+class _AdamRule:
+    """Adam as a fused update rule (``train_fused``'s default ``rule``)."""
+
+    def __init__(self, adam, stack):
+        self.adam, self.stack = adam, stack
+
+    def step(self, closure, noise_var=None):
+        loss = closure()
+        self.adam.step(self.stack.grad_rows)
+        return loss
+
+
 class _Stack:
     """The weights of ``S`` same-shaped MLPs on a leading member axis.
 
@@ -223,6 +242,17 @@ class _Stack:
         """``sum w^2`` of every member, shape (S,)."""
         return torch.stack(torch._foreach_norm(self.rows)) ** 2
 
+    def unflatten(self, flat):
+        """Layers ``[(W (D, out, in), b (D, out)), ...]`` of flat rows (D, P)."""
+        layers, offset = [], 0
+        for w in self.weights:
+            out, n_in = w.shape[1:]
+            weight = flat[:, offset:offset + out * n_in].reshape(-1, out, n_in)
+            offset += out * n_in
+            layers.append((weight, flat[:, offset:offset + out]))
+            offset += out
+        return layers
+
     def write_back(self, modules):
         for k, module in enumerate(modules):
             for (w, b), sw, sb in zip(module.layers(), self.weights, self.biases):
@@ -231,7 +261,7 @@ class _Stack:
 
 
 def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=None,
-                state=None):
+                state=None, rule=None, prior=True, on_step=()):
     """Train ``S`` MLPs on the problem's energy; return one loss curve each.
 
     Parameters
@@ -252,6 +282,21 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
     state : TrainState, optional
         Resume Adam and the batch generators from it and store them in it at
         the end (see ``TrainingProblem.train``); None: fresh ones.
+    rule : callable, optional
+        The update rule: ``rule(stack)`` returns an object whose
+        ``step(closure, noise_var)`` calls ``closure()`` (it fills
+        ``stack.grad`` with the energy's gradient at ``stack.flat`` and
+        returns the per-run energy, shape (S,)) as often as it needs and
+        then updates ``stack.flat`` in place; ``noise_var`` is the Gaussian
+        noise variance of each run, shape (S, 1), or None. Its optional
+        ``end_epoch()`` runs after every epoch (e.g. a divergence check).
+        None: Adam at
+        ``problem.lr`` (``state`` is only used then).
+    prior : bool, default=True
+        Whether the energy has the prior term ``-log p(w) / N``; a rule
+        that applies the prior itself (IVON's weight decay) passes False.
+    on_step : sequence of callables
+        ``fn(stack, step)`` after every update, ``step`` counting from 0.
 
     Returns
     -------
@@ -260,7 +305,8 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
     """
     S, X, n = len(modules), problem.X, problem.n_rows
     batch = min(problem.batch_size, n)
-    coef = float(problem.prior.precision) / problem.n_train  # N: sum of weights
+    # N: the sum of the weights
+    coef = float(problem.prior.precision) / problem.n_train if prior else 0.0
     stack = _Stack(modules)
     # Row weights rescaled to mean one (``_engine`` derives the scaling); None
     # when unweighted, which keeps the unweighted arithmetic unchanged.
@@ -275,12 +321,16 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
     else:
         y, n_classes = problem.y, problem.n_latent
     generators = [s.generator("batches") for s in seeds]
-    optimizer = _Adam(stack.rows, problem.lr)
+    if rule is None:
+        adam = _Adam(stack.rows, problem.lr)
+        optimizer = _AdamRule(adam, stack)
+    else:
+        optimizer, state = rule(stack), None
     if state is not None and state.batches is not None:
         for generator, saved in zip(generators, state.batches, strict=True):
             generator.set_state(saved)
     if state is not None and state.path == "fused":
-        optimizer.load_state_dict(state.optimizer)
+        adam.load_state_dict(state.optimizer)
     ones = torch.ones(S, batch, 1, dtype=X.dtype, device=X.device)
     ones_last = ones[:, : n - batch * ((n - 1) // batch)]
 
@@ -296,6 +346,7 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
     dropout_rng = (seeded(seeds[0].seed("dropout")) if stack.dropout > 0
                    else contextlib.nullcontext())
     curves = [[] for _ in range(S)]
+    step = 0
     with torch.no_grad(), dropout_rng:
         refit()
         for epoch in range(problem.max_epochs):
@@ -310,36 +361,47 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
                 ts = torch.nn.functional.one_hot(y.index_select(0, order).view(S, n),
                                                  n_classes)
                 ts = ts.to(X.dtype).transpose(1, 2).contiguous()
+            noise_var = None
             if regression:  # the noise changes only at the refit, once per epoch
                 precision = torch.exp(-log_var)
+                noise_var = torch.exp(log_var).view(S, 1)
             losses, sizes = [], []
             for start in range(0, n, batch):
                 stop = start + batch
                 xb, tb = xs[:, :, start:stop], ts[:, :, start:stop]
                 vb = None if vs is None else vs[:, :, start:stop]
                 nb = xb.shape[2]
-                f, saved = stack.forward(xb, keep=True, train=True)
-                if regression:
-                    resid = f - tb
-                    sq = resid * resid if vb is None else resid * resid * vb
-                    data = sq.sum((1, 2)) * precision.view(S) / nb
-                    if vb is None:
-                        nll = 0.5 * (data + log_var.view(S) + _LOG_2PI)
-                    else:  # the constant weighted by the batch's mean weight
-                        mass = vb.sum((1, 2)) / nb
-                        nll = 0.5 * (data + (log_var.view(S) + _LOG_2PI) * mass)
-                    grad_f = resid * (precision / nb)
-                else:
-                    log_p = torch.log_softmax(f, 1)
-                    picked = log_p * tb if vb is None else log_p * tb * vb
-                    nll = picked.sum((1, 2)) / -nb
-                    grad_f = (torch.exp(log_p) - tb) / nb
-                if vb is not None:
-                    grad_f = grad_f * vb
-                losses.append(nll + 0.5 * coef * stack.sum_squares())
+                ones_b = ones if nb == batch else ones_last
+
+                def closure(xb=xb, tb=tb, vb=vb, nb=nb, ones_b=ones_b):
+                    f, saved = stack.forward(xb, keep=True, train=True)
+                    if regression:
+                        resid = f - tb
+                        sq = resid * resid if vb is None else resid * resid * vb
+                        data = sq.sum((1, 2)) * precision.view(S) / nb
+                        if vb is None:
+                            nll = 0.5 * (data + log_var.view(S) + _LOG_2PI)
+                        else:  # the constant weighted by the batch's mean weight
+                            mass = vb.sum((1, 2)) / nb
+                            nll = 0.5 * (data + (log_var.view(S) + _LOG_2PI) * mass)
+                        grad_f = resid * (precision / nb)
+                    else:
+                        log_p = torch.log_softmax(f, 1)
+                        picked = log_p * tb if vb is None else log_p * tb * vb
+                        nll = picked.sum((1, 2)) / -nb
+                        grad_f = (torch.exp(log_p) - tb) / nb
+                    if vb is not None:
+                        grad_f = grad_f * vb
+                    stack.backward(grad_f, saved, ones_b, coef)
+                    return nll + 0.5 * coef * stack.sum_squares() if coef else nll
+
+                losses.append(optimizer.step(closure, noise_var))
                 sizes.append(nb)
-                stack.backward(grad_f, saved, ones if nb == batch else ones_last, coef)
-                optimizer.step(stack.grad_rows)
+                for fn in on_step:
+                    fn(stack, step)
+                step += 1
+            if hasattr(optimizer, "end_epoch"):
+                optimizer.end_epoch()
             refit()
             epoch_losses = np.average(torch.stack(losses).double().cpu().numpy(),
                                       axis=0, weights=sizes)
@@ -350,7 +412,7 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
                              time.perf_counter() - start_time)
         stack.write_back(modules)
         if state is not None:
-            state.path, state.optimizer = "fused", optimizer.state_dict()
+            state.path, state.optimizer = "fused", adam.state_dict()
             state.batches = [generator.get_state() for generator in generators]
         if regression:
             for lik, value in zip(likelihoods, log_var.view(S).tolist()):

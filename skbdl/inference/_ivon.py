@@ -10,7 +10,7 @@ from .._nn import stacked_forward
 from ..priors import GaussianPrior, check_prior_support
 from ..utils._sklearn import Interval, StrOptions
 from ._base import BaseInference
-from ._ivon_update import IVONDivergedError, IVONUpdate
+from ._ivon_update import IVONDivergedError, IVONUpdate, StackedIVON
 
 
 class _KeepOptimizer(Callback):
@@ -194,11 +194,23 @@ class IVON(BaseInference):
         self.likelihood_ = problem.new_likelihood()
         keep = _KeepOptimizer()
         try:
-            self.loss_curve_ = problem.train(
-                self.module_, seeds=problem.seeds, likelihood=self.likelihood_,
-                optimizer=IVONUpdate, optimizer_kwargs=kwargs, extra_energy=None,
-                callbacks=[keep],
-            )
+            if problem.trains_stacked:  # the fused path, without autograd
+                generator = problem.seeds.generator("noise", problem.device)
+
+                def rule(stack):
+                    keep.optimizer_ = StackedIVON(stack, generator=generator,
+                                                  **kwargs)
+                    return keep.optimizer_
+
+                self.loss_curve_ = problem.train_stack(
+                    [self.module_], seeds=[problem.seeds],
+                    likelihoods=[self.likelihood_], rule=rule, prior=False)[0]
+            else:
+                self.loss_curve_ = problem.train(
+                    self.module_, seeds=problem.seeds, likelihood=self.likelihood_,
+                    optimizer=IVONUpdate, optimizer_kwargs=kwargs, extra_energy=None,
+                    callbacks=[keep],
+                )
         except IVONDivergedError as exc:
             raise FloatingPointError(
                 f"IVON training diverged ({exc}). Lower IVON's learning rate: "

@@ -77,8 +77,13 @@ class IVONUpdate(torch.optim.Optimizer):
     def _assign(self, flat):
         offset = 0
         for p in self._params():
-            p.data = flat[offset:offset + p.numel()].view(p.shape)
+            p.copy_(flat[offset:offset + p.numel()].view(p.shape))
             offset += p.numel()
+
+    def _grad(self):
+        """The flat gradient the closure left (zeros where it left none)."""
+        return self._flat(torch.zeros_like(p) if p.grad is None else p.grad
+                          for p in self._params())
 
     def _noise(self):
         """A weight perturbation ``eps / sqrt(ess (h + delta))``."""
@@ -118,10 +123,7 @@ class IVONUpdate(torch.optim.Optimizer):
             self._assign(mean + noise)
             with torch.enable_grad():
                 losses.append(closure())
-            grad = self._flat(
-                torch.zeros_like(p) if p.grad is None else p.grad
-                for p in self._params()
-            )
+            grad = self._grad()
             self._assign(mean)
             avg_grad = _welford(avg_grad, grad, count)
             if self.hess_approx == "price":
@@ -157,3 +159,97 @@ class IVONUpdate(torch.optim.Optimizer):
         direction = (self.momentum / debias + wd * mean) / (self.hess + wd)
         r = g["clip_radius"]
         self._assign(mean - lr * torch.clip(direction, min=-r, max=r))
+
+
+class StackedIVON:
+    """IVON on the fused path (``skbdl._nn._fused``) for one network.
+
+    The update of ``IVONUpdate`` on the flat weights of a one-network
+    stack, written with in-place ops on preallocated buffers (the weights
+    of a small MLP are a few thousand numbers, so the time of a step is
+    the number of ops): the closure leaves the gradient in ``stack.grad``,
+    the weight draws come from ``generator`` as ``IVONUpdate`` draws them,
+    and the Hessian estimate is checked once per epoch (``end_epoch``)
+    instead of after every step. Arguments as ``IVONUpdate``; the iterates
+    agree with it to float rounding (tests/inference/test_ivon.py).
+    """
+
+    def __init__(self, stack, *, lr, ess, hess_init=1.0, beta1=0.9, beta2=0.99999,
+                 weight_decay=0.0, mc_samples=1, hess_approx="price",
+                 clip_radius=math.inf, debias=True, rescale_lr=True, generator=None):
+        if stack.flat.shape[0] != 1:
+            raise ValueError("StackedIVON trains one network at a time.")
+        self.flat, self.grad = stack.flat[0], stack.grad[0]
+        self.lr, self.ess, self.hess_init = float(lr), float(ess), float(hess_init)
+        self.beta1, self.beta2, self.wd = float(beta1), float(beta2), float(weight_decay)
+        self.mc_samples, self.hess_approx = int(mc_samples), hess_approx
+        self.clip_radius, self.debias = float(clip_radius), bool(debias)
+        self.rescale_lr, self.generator = bool(rescale_lr), generator
+        buf = [torch.zeros_like(self.flat) for _ in range(7)]
+        self.momentum, self.mean, self.noise, self.avg_grad, self.avg_h, self.tmp, \
+            self.std = buf
+        self.hess = torch.full_like(self.flat, self.hess_init)
+        self.std.copy_(self.hess).add_(self.wd).mul_(self.ess).rsqrt_()
+        self.current_step = 0
+
+    def posterior_std(self):
+        """Standard deviation of every weight under ``q``, flat tensor."""
+        return 1.0 / (self.ess * (self.hess + self.wd)).sqrt()
+
+    def step(self, closure, noise_var=None):
+        """Sample ``mc_samples`` weights, call ``closure`` at each, update."""
+        flat, grad, noise = self.flat, self.grad, self.noise
+        self.mean.copy_(flat)
+        for count in range(1, self.mc_samples + 1):
+            torch.randn(noise.shape, generator=self.generator, out=noise)
+            noise.mul_(self.std)
+            flat.add_(noise)
+            sample_loss = closure()
+            flat.copy_(self.mean)
+            # Welford means over the samples (the first sample is copied)
+            if count == 1:
+                loss = sample_loss
+                self.avg_grad.copy_(grad)
+                if self.hess_approx == "price":
+                    torch.mul(noise, grad, out=self.avg_h)
+                else:
+                    torch.mul(grad, grad, out=self.avg_h)
+                continue
+            loss = loss + (sample_loss - loss) / count
+            torch.mul(noise if self.hess_approx == "price" else grad, grad, out=self.tmp)
+            self.avg_grad.add_(grad.sub(self.avg_grad).div_(count))
+            self.avg_h.add_(self.tmp.sub_(self.avg_h).div_(count))
+        if not math.isfinite(float(loss.sum())):
+            raise IVONDivergedError(f"non-finite loss at step {self.current_step + 1}")
+        self._update()
+        return loss
+
+    def _update(self):
+        self.current_step += 1
+        b1, b2, wd, h, tmp = self.beta1, self.beta2, self.wd, self.hess, self.tmp
+        self.momentum.mul_(b1).add_(self.avg_grad, alpha=1.0 - b1)
+        hw = h + wd
+        hhat = self.avg_h  # becomes hhat in place
+        if self.hess_approx == "price":
+            hhat.mul_(hw).mul_(self.ess)
+        else:
+            hhat.mul_(self.ess)
+        torch.sub(h, hhat, out=tmp).square_().div_(hw)
+        h.mul_(b2).add_(hhat, alpha=1.0 - b2).add_(tmp, alpha=0.5 * (1 - b2) ** 2)
+        lr = self.lr * (self.hess_init + wd) if self.rescale_lr else self.lr
+        debias = 1.0 - math.pow(b1, float(self.current_step)) if self.debias else 1.0
+        torch.add(h, wd, out=tmp)  # h + delta
+        direction = torch.add(self.momentum, self.mean, alpha=wd * debias)
+        direction.div_(tmp).div_(debias)
+        if math.isfinite(self.clip_radius):
+            direction.clamp_(-self.clip_radius, self.clip_radius)
+        torch.add(self.mean, direction, alpha=-lr, out=self.flat)
+        self.std.copy_(tmp).mul_(self.ess).rsqrt_()
+
+    def end_epoch(self):
+        """Raise ``IVONDivergedError`` on a non-finite or non-positive ``h``."""
+        if not torch.isfinite(self.hess).all() or (self.hess + self.wd <= 0).any():
+            raise IVONDivergedError(
+                f"non-finite or non-positive Hessian estimate by step "
+                f"{self.current_step}"
+            )

@@ -17,7 +17,13 @@ from ..utils._diagnostics import ess_bulk, split_rhat
 from ..utils._sklearn import Interval, StrOptions
 from ..utils._torch import torch_threads
 from ._base import BaseInference, equal_mixture_weights
-from ._sgld_update import SGLDDivergedError, SGLDUpdate, sampling_steps, step_sizes
+from ._sgld_update import (
+    SGLDDivergedError,
+    SGLDUpdate,
+    StackedSGLD,
+    sampling_steps,
+    step_sizes,
+)
 
 #: Rows of the fixed training subset the energy trace is evaluated on, and
 #: rows of the probe set whose predictive log-probabilities are traced.
@@ -71,6 +77,53 @@ def _run_chain(problem, seeds, kwargs, init, kept, n_keep, trace_rows):
         layers = stack_layers(list(keeper.draws))
         traces = _traces(problem, layers, module.activation, likelihood, trace_rows)
     return layers, likelihood, curve, traces
+
+
+class _StackKeeper:
+    """``on_step`` hook of the fused path: the stacked chains' kept weights."""
+
+    def __init__(self, kept, n_keep):
+        self.kept = kept
+        self.draws = deque(maxlen=n_keep)
+        self.stack = None
+
+    def __call__(self, stack, step):
+        if step in self.kept:
+            self.stack = stack
+            self.draws.append(stack.flat.clone())
+
+    def chain_layers(self, chain):
+        """Kept draws of chain ``chain`` as stacked layers (see ``stack_layers``)."""
+        flat = torch.stack([d[chain] for d in self.draws])
+        return [(w.clone(), b.clone()) for w, b in self.stack.unflatten(flat)]
+
+
+def _run_stacked(problem, kwargs, init, kept, n_keep, trace_rows, n_chains):
+    """Every chain at once on the fused path; the results of ``_run_chain``."""
+    seeds = [problem.seeds.child(c) for c in range(n_chains)]
+    with torch_threads(work=problem.work_per_step * n_chains):
+        modules = [problem.build_module(s) for s in seeds]
+        likelihoods = [problem.new_likelihood() for _ in seeds]
+        if init == "map":
+            problem.train_members(modules, seeds=[s.child(0) for s in seeds],
+                                  likelihoods=likelihoods)
+        keeper = _StackKeeper(kept, n_keep)
+        generators = [s.generator("noise", problem.device) for s in seeds]
+        scale = bool(getattr(likelihoods[0], "scalar_noise", False))
+
+        def rule(stack):
+            return StackedSGLD(stack, generators, scale_by_noise=scale, **kwargs)
+
+        curves = problem.train_stack(modules, seeds=seeds, likelihoods=likelihoods,
+                                     rule=rule, on_step=[keeper])
+        results = []
+        for c, (module, likelihood, curve) in enumerate(
+                zip(modules, likelihoods, curves)):
+            layers = keeper.chain_layers(c)
+            traces = _traces(problem, layers, module.activation, likelihood,
+                             trace_rows)
+            results.append((layers, likelihood, curve, traces))
+    return results
 
 
 def _traces(problem, layers, act, likelihood, rows):
@@ -335,6 +388,9 @@ class SGLD(BaseInference):
         kwargs = dict(steps=steps, noisy=noisy, n_train=problem.n_train,
                       temperature=float(self.temperature),
                       preconditioner=self.preconditioner)
+        if problem.trains_stacked:  # all chains in one stack, whatever n_jobs
+            return _run_stacked(problem, kwargs, self.init, kept, int(self.n_keep),
+                                rows, int(self.n_chains))
         return Parallel(n_jobs=self.n_jobs)(
             delayed(_run_chain)(problem, problem.seeds.child(c), kwargs, self.init,
                                 kept, int(self.n_keep), rows)

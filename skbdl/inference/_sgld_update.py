@@ -146,7 +146,12 @@ class SGLDUpdate(torch.optim.Optimizer):
         if self.step_scale is not None:
             h *= float(self.step_scale())
         noise_var = self.temperature * h / self.n_train if bool(self.noisy[k]) else 0.0
-        for p in self._params():
+        params = self._params()
+        if noise_var:  # one flat draw per step, as the fused rule draws it
+            flat_xi = torch.randn(sum(p.numel() for p in params),
+                                  generator=self.generator, dtype=params[0].dtype)
+            xis = flat_xi.split([p.numel() for p in params])
+        for p, xi in zip(params, xis if noise_var else params):
             if p.grad is None:
                 continue
             grad = p.grad
@@ -159,12 +164,71 @@ class SGLDUpdate(torch.optim.Optimizer):
                 precond = 1.0 / (self.eps + v.sqrt())
                 p.addcmul_(precond, grad, value=-0.5 * h)
                 if noise_var:
-                    xi = torch.randn(p.shape, generator=self.generator, dtype=p.dtype)
-                    p.add_(xi.to(p.device) * (noise_var * precond).sqrt())
+                    p.add_(xi.view(p.shape).to(p.device) * (noise_var * precond).sqrt())
             else:
                 p.add_(grad, alpha=-0.5 * h)
                 if noise_var:
-                    xi = torch.randn(p.shape, generator=self.generator, dtype=p.dtype)
-                    p.add_(xi.to(p.device), alpha=math.sqrt(noise_var))
+                    p.add_(xi.view(p.shape).to(p.device), alpha=math.sqrt(noise_var))
+        self.current_step += 1
+        return loss
+
+
+class StackedSGLD:
+    """SGLD (or pSGLD) on the fused path: ``S`` chains updated at once.
+
+    The same step as ``SGLDUpdate``, on the flat weights ``(S, P)`` of a
+    ``skbdl._nn._fused`` stack: chain ``s`` draws its noise from
+    ``generators[s]`` (one flat draw of ``P`` numbers per step, as
+    ``SGLDUpdate`` draws it), so a chain's noise does not depend on the
+    other chains. Arguments as ``SGLDUpdate``; ``scale_by_noise`` multiplies
+    each chain's step by its Gaussian noise variance (``step_scale``).
+    """
+
+    def __init__(self, stack, generators, *, steps, noisy, n_train, temperature=1.0,
+                 preconditioner=None, alpha=0.99, eps=1e-5, scale_by_noise=False):
+        self.stack, self.generators = stack, list(generators)
+        self.steps = torch.as_tensor(steps, dtype=torch.float64).tolist()
+        self.noisy = torch.as_tensor(noisy, dtype=torch.bool).tolist()
+        self.n_train = float(n_train)
+        self.temperature = float(temperature)
+        self.preconditioner = preconditioner
+        self.alpha, self.eps = float(alpha), float(eps)
+        self.scale_by_noise = bool(scale_by_noise)
+        self.xi = torch.empty_like(stack.flat)
+        self.square_avg = torch.zeros_like(stack.flat)
+        self.current_step = 0
+
+    def _noise(self):
+        for generator, row in zip(self.generators, self.xi):
+            torch.randn(row.shape, generator=generator, out=row)
+        return self.xi
+
+    def step(self, closure, noise_var=None):
+        """One step of every chain at the gradient ``closure`` leaves."""
+        loss = closure()
+        if not torch.isfinite(loss).all():
+            raise SGLDDivergedError(
+                f"non-finite energy at step {self.current_step + 1}")
+        k = min(self.current_step, len(self.steps) - 1)
+        h = self.steps[k]
+        if self.scale_by_noise and noise_var is not None:
+            h = h * noise_var  # (S, 1)
+        flat, grad = self.stack.flat, self.stack.grad
+        temp_over_n = self.temperature / self.n_train
+        if self.preconditioner == "rmsprop":
+            v = self.square_avg
+            v.mul_(self.alpha).addcmul_(grad, grad, value=1.0 - self.alpha)
+            precond = 1.0 / (self.eps + v.sqrt())
+            flat.addcmul_(precond * h, grad, value=-0.5)
+            if self.noisy[k]:
+                flat.add_(self._noise() * (precond * (temp_over_n * h)).sqrt())
+        elif isinstance(h, float):
+            flat.add_(grad, alpha=-0.5 * h)
+            if self.noisy[k]:
+                flat.add_(self._noise(), alpha=math.sqrt(temp_over_n * h))
+        else:
+            flat.addcmul_(grad, h, value=-0.5)
+            if self.noisy[k]:
+                flat.addcmul_(self._noise(), (temp_over_n * h).sqrt())
         self.current_step += 1
         return loss

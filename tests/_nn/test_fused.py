@@ -221,3 +221,81 @@ def test_verbose_names_each_member_on_the_generic_engine(capsys):
     assert [line for line in lines if line.startswith("[")] == ["[member 1]",
                                                                 "[member 2]"]
     assert lines[0] == "[member 1]"
+
+
+def _draws(est):
+    return [t.numpy().copy() for wb in est.method_.draws_ for t in wb]
+
+
+# SGLD and IVON on the fused path (``rule``): the same update rules as the
+# engine's ``SGLDUpdate`` and ``IVONUpdate``, the same noise streams, so the
+# kept draws / the posterior agree to float32 rounding. The noise makes the
+# chains sensitive to the rounding only through the drift, which over 20
+# steps moves the weights by ~1e-6 relative (measured <= 3e-6); a wrong
+# step size, noise scale, prior term or kept step moves them by 1e-2 or more.
+@pytest.mark.parametrize("kwargs", [
+    dict(schedule="constant", step_size=0.1),
+    dict(schedule="cyclical", n_cycles=2, exploration=0.5),
+    dict(schedule="polynomial", preconditioner="rmsprop", temperature=0.5),
+])
+@pytest.mark.parametrize("Est, y", [(BayesianMLPClassifier, Y_CLF),
+                                    (BayesianMLPRegressor, Y_REG)])
+def test_fused_sgld_chains_equal_the_engine(Est, y, kwargs, monkeypatch):
+    from skbdl.inference import SGLD
+
+    est = Est((8, 6), method=SGLD(n_chains=2, n_keep=6, **kwargs), **COMMON)
+    fused = _fit(est, y, True, monkeypatch)
+    engine = _fit(clone(est), y, False, monkeypatch)
+    assert fused.method_.n_draws_ == engine.method_.n_draws_ >= 8
+    for a, b in zip(_draws(fused), _draws(engine)):
+        assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    assert_allclose(fused.loss_curve_, engine.loss_curve_, rtol=1e-5)
+    assert_allclose(fused.method_.traces_["energy"], engine.method_.traces_["energy"],
+                    rtol=1e-4)
+    if Est is BayesianMLPRegressor:  # the step scaled by each chain's noise
+        assert_allclose(fused.method_.likelihood_.noise_var,
+                        engine.method_.likelihood_.noise_var, rtol=1e-4)
+
+
+def test_fused_sgld_stacks_every_chain_whatever_n_jobs(monkeypatch):
+    from skbdl.inference import SGLD
+
+    calls = []
+    original = problem_module.train_fused
+
+    def spy(problem, modules, **kwargs):
+        calls.append((len(modules), kwargs.get("rule") is not None))
+        return original(problem, modules, **kwargs)
+
+    monkeypatch.setattr(problem_module, "train_fused", spy)
+    kw = dict(hidden_layer_sizes=(8,), **COMMON)
+    one = BayesianMLPClassifier(method=SGLD(n_chains=3, n_jobs=1), **kw).fit(X, Y_CLF)
+    two = BayesianMLPClassifier(method=SGLD(n_chains=3, n_jobs=2), **kw).fit(X, Y_CLF)
+    assert calls == [(3, True), (3, True)]
+    assert_array_equal(one.predict_proba(X), two.predict_proba(X))
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(),
+    dict(hess_approx="gradsq", mc_samples=3),
+    dict(mc_samples=2, debias=False, rescale_lr=False, clip_radius=1e-3),
+])
+@pytest.mark.parametrize("Est, y", [(BayesianMLPClassifier, Y_CLF),
+                                    (BayesianMLPRegressor, Y_REG)])
+def test_fused_ivon_equals_the_engine(Est, y, kwargs, monkeypatch):
+    from skbdl.inference import IVON
+
+    est = Est((8, 6), method=IVON(lr=0.05, beta2=0.99, **kwargs), **COMMON)
+    fused = _fit(est, y, True, monkeypatch)
+    engine = _fit(clone(est), y, False, monkeypatch)
+    if est.method.mc_samples == 1:  # skorch records the first sample's loss;
+        # the fused curve is the mean over the samples
+        assert_allclose(fused.loss_curve_, engine.loss_curve_, rtol=1e-5)
+    for a, b in zip(_weights(fused), _weights(engine)):
+        assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    assert_allclose(fused.method_.hess_, engine.method_.hess_, rtol=1e-4, atol=1e-6)
+    # and the Hessian estimate did move away from hess_init
+    assert np.abs(fused.method_.hess_.numpy() - 0.3).max() > 1e-2
+    if Est is BayesianMLPRegressor:
+        assert_allclose(fused.method_.likelihood_.noise_var,
+                        engine.method_.likelihood_.noise_var, rtol=1e-4)
