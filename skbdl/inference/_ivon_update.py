@@ -181,7 +181,8 @@ class StackedIVON:
             raise ValueError("StackedIVON trains one network at a time.")
         self.flat, self.grad = stack.flat[0], stack.grad[0]
         self.lr, self.ess, self.hess_init = float(lr), float(ess), float(hess_init)
-        self.beta1, self.beta2, self.wd = float(beta1), float(beta2), float(weight_decay)
+        self.beta1, self.beta2 = float(beta1), float(beta2)
+        self.wd = float(weight_decay)
         self.mc_samples, self.hess_approx = int(mc_samples), hess_approx
         self.clip_radius, self.debias = float(clip_radius), bool(debias)
         self.rescale_lr, self.generator = bool(rescale_lr), generator
@@ -216,7 +217,8 @@ class StackedIVON:
                     torch.mul(grad, grad, out=self.avg_h)
                 continue
             loss = loss + (sample_loss - loss) / count
-            torch.mul(noise if self.hess_approx == "price" else grad, grad, out=self.tmp)
+            factor = noise if self.hess_approx == "price" else grad
+            torch.mul(factor, grad, out=self.tmp)
             self.avg_grad.add_(grad.sub(self.avg_grad).div_(count))
             self.avg_h.add_(self.tmp.sub_(self.avg_h).div_(count))
         if not math.isfinite(float(loss.sum())):
