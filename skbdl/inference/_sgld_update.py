@@ -59,13 +59,17 @@ def sampling_steps(schedule, n_steps, *, n_cycles=1, exploration=0.0, burn_in=0)
 
     Steps before ``burn_in`` add noise but are never kept; in a cyclical
     schedule the first ``exploration`` fraction of each cycle is plain SGD
-    (no noise, never kept).
+    (no noise, never kept), except the cycle's last step, which always
+    samples.
     """
     k = torch.arange(n_steps)
     noisy = torch.ones(n_steps, dtype=torch.bool)
     if schedule == "cyclical":
         length = math.ceil(n_steps / n_cycles)
-        noisy = (k % length).double() / length >= exploration
+        # the last step of a cycle always samples, so that short runs (fewer
+        # than 1 / (1 - exploration) steps per cycle) still keep draws
+        noisy = ((k % length).double() / length >= exploration) | (k % length
+                                                                    == length - 1)
     return noisy, noisy & (k >= burn_in)
 
 

@@ -318,7 +318,7 @@ Y_REG = np.sin(X[:, 0]) + 0.1 * rng.randn(80)
 
 def test_draws_are_whole_functions_and_pool_every_chain():
     clf = BayesianMLPClassifier(hidden_layer_sizes=(8,), max_epochs=30,
-                                method=SGLD(n_chains=3, n_keep=5),
+                                method=SGLD(n_chains=3, n_keep=5, exploration=0.8),
                                 random_state=0).fit(X, Y_CLF)
     assert clf.method_.n_draws_ == 15
     assert clf.method_.default_n_samples == 15
@@ -333,7 +333,8 @@ def test_draws_are_whole_functions_and_pool_every_chain():
 
 def test_kept_draws_are_bounded_and_thinned():
     est = BayesianMLPRegressor(hidden_layer_sizes=(4,), max_epochs=20, batch_size=16,
-                               method=SGLD(n_keep=7, thinning=3), random_state=0)
+                               method=SGLD(n_keep=7, thinning=3, exploration=0.8),
+                               random_state=0)
     est.fit(X, Y_REG)  # 5 steps per epoch, 50 kept-eligible steps after burn-in
     assert est.method_.n_draws_ == 7
     assert est.method_.traces_["energy"].shape == (1, 7)
@@ -410,8 +411,42 @@ def test_divergence_names_step_size_and_suggests_a_value():
 
 def test_divergence_is_retried_at_a_smaller_step():
     est = BayesianMLPRegressor(hidden_layer_sizes=(8,), max_epochs=10,
+                               method=SGLD(step_size=5.0), random_state=0)
+    with pytest.warns(UserWarning, match="rerun with step_size=0.5"):
+        est.fit(X, Y_REG)  # 25 times the default step
+    assert est.method_.step_size_ == 0.5
+    assert np.isfinite(est.predict(X)).all()
+
+
+def test_default_step_is_in_units_of_the_inputs_mean_square():
+    # unstandardised inputs (mean square about 1e4): the first layer's
+    # curvature grows with it; without dividing the step by it the default
+    # diverged and was rerun at a hundredth (measured before the change)
+    est = BayesianMLPRegressor(hidden_layer_sizes=(8,), max_epochs=10,
                                method=SGLD(), random_state=0)
-    with pytest.warns(UserWarning, match="rerun with step_size=0.0"):
-        est.fit(X + 100, Y_REG)  # unstandardised inputs: the curvature is 1e4
-    assert est.method_.step_size_ < 0.2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        est.fit(X + 100, Y_REG)
+    assert est.method_.step_size_ == 0.2
     assert np.isfinite(est.predict(X + 100)).all()
+    assert est.method_._input_scale(_problem_of(X + 100)) > 9000
+    assert est.method_._input_scale(_problem_of(X / 10)) == 1.0
+
+
+def _problem_of(X):
+    class _Problem:
+        pass
+
+    problem = _Problem()
+    problem.X = torch.as_tensor(X, dtype=torch.float32)
+    return problem
+
+
+def test_every_cycle_keeps_its_last_step_however_short():
+    # 10 steps per cycle: exploration 0.95 alone would leave no sampling step
+    noisy, keep = sampling_steps("cyclical", 40, n_cycles=4, exploration=0.95)
+    assert torch.nonzero(noisy).flatten().tolist() == [9, 19, 29, 39]
+    # long cycles: the sampling stage is the last 5 % as before
+    noisy, _ = sampling_steps("cyclical", 400, n_cycles=2, exploration=0.95)
+    assert torch.nonzero(noisy).flatten().tolist() == [
+        *range(190, 200), *range(390, 400)]
