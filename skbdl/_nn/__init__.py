@@ -6,6 +6,7 @@ engine and ``TrainingProblem``. Imports only ``skbdl.utils`` and
 (``skbdl.neural_network``) build on it.
 """
 
+from ._fused import Adam, MeanFieldStack
 from ._likelihood import (
     MIN_NOISE_VAR,
     Categorical,
@@ -27,7 +28,8 @@ from ._module import (
 from ._problem import TrainingCurve, TrainingProblem, TrainState, train_valid_split
 
 __all__ = [
-    "ACTIVATIONS", "MIN_NOISE_VAR", "MLP", "Categorical", "Gaussian",
+    "ACTIVATIONS", "MIN_NOISE_VAR", "MLP", "Adam", "MeanFieldStack", "Categorical",
+    "Gaussian",
     "HeteroscedasticGaussian", "Likelihood", "TrainingCurve", "TrainingProblem",
     "TrainState", "activation",
     "chunk_rows", "count_weights", "likelihood_for", "split_weight_bias",

@@ -1,12 +1,13 @@
 """Mean-field Gaussian variational inference (Bayes by backprop)."""
 
+import functools
 import math
 from numbers import Integral, Real
 
 import torch
 from skorch.callbacks import Callback
 
-from .._nn import stacked_forward
+from .._nn import Adam, MeanFieldStack, stacked_forward
 from ..utils._sklearn import Interval, StrOptions
 from ._base import BaseInference
 from ._ivon import diagonal_gaussian_f, gaussian_prior_precision
@@ -28,6 +29,47 @@ class _StopOnDivergence(Callback):
                 f"trains with Adam at lr): got lr={self.lr:g}; try "
                 f"lr={self.lr / 10:g}."
             )
+
+
+class _StackedVIAdam:
+    """VI's Adam on the fused path: the negative ELBO per datum.
+
+    The closure leaves the gradient of the mean batch NLL in ``stack.grad``
+    (``MeanFieldStack``); this adds ``KL(q || N(0, s^2 I)) / N`` and its
+    gradient (``mu / s^2`` for the means, ``(sigma / s^2 - 1 / sigma)
+    sigmoid(rho)`` for ``rho``), then takes an Adam step at ``lr``.
+    """
+
+    def __init__(self, stack, *, lr, prior_var, n_train):
+        self.stack, self.lr = stack, float(lr)
+        self.prior_var, self.n_train = float(prior_var), float(n_train)
+        self.adam = Adam(stack.rows, lr)
+        self.total = None
+
+    def step(self, closure, noise_var=None):
+        loss = closure()
+        stack, P, s2, n = self.stack, self.stack.P, self.prior_var, self.n_train
+        mu, rho, sigma = stack.flat[:, :P], stack.flat[:, P:], stack.sigma
+        kl = (P * (0.5 * math.log(s2) - 0.5)
+              + ((sigma * sigma).sum(1) + (mu * mu).sum(1)) / (2.0 * s2)
+              - sigma.log().sum(1))
+        stack.grad[:, :P].add_(mu, alpha=1.0 / (s2 * n))
+        stack.grad[:, P:].addcmul_(sigma / s2 - 1.0 / sigma, torch.sigmoid(rho),
+                                   value=1.0 / n)
+        loss = loss + kl / n
+        self.adam.step(stack.grad_rows)
+        self.total = loss if self.total is None else self.total + loss
+        return loss
+
+    def end_epoch(self):
+        """Raise a ``FloatingPointError`` naming ``lr`` after a non-finite epoch."""
+        if not torch.isfinite(self.total).all():
+            raise FloatingPointError(
+                f"VI training diverged: the negative ELBO was not finite. Lower "
+                f"the estimator's learning rate (VI trains with Adam at lr): got "
+                f"lr={self.lr:g}; try lr={self.lr / 10:g}."
+            )
+        self.total = None
 
 
 def _prior_var(prior):
@@ -151,11 +193,22 @@ class VI(BaseInference):
         module.n_train_samples = int(self.n_train_samples)
         module.generator = problem.seeds.generator("noise", problem.device)
         try:
-            self.loss_curve_ = problem.train(
-                module, seeds=problem.seeds, likelihood=DrawAveraged(self.likelihood_),
-                extra_energy=lambda m: m.kl(prior_var),
-                callbacks=[_StopOnDivergence(problem.lr)],
-            )
+            if problem.trains_stacked and module.n_train_samples == 1:
+                # the fused path: hand-written local reparameterisation
+                rule = functools.partial(_StackedVIAdam, lr=problem.lr,
+                                         prior_var=prior_var, n_train=problem.n_train)
+                stack_type = functools.partial(MeanFieldStack,
+                                               generator=module.generator)
+                self.loss_curve_ = problem.train_stack(
+                    [module], seeds=[problem.seeds], likelihoods=[self.likelihood_],
+                    rule=rule, prior=False, stack_type=stack_type)[0]
+            else:
+                self.loss_curve_ = problem.train(
+                    module, seeds=problem.seeds,
+                    likelihood=DrawAveraged(self.likelihood_),
+                    extra_energy=lambda m: m.kl(prior_var),
+                    callbacks=[_StopOnDivergence(problem.lr)],
+                )
         finally:
             module.generator = None  # a torch.Generator does not pickle
         self.module_ = module

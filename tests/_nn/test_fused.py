@@ -299,3 +299,35 @@ def test_fused_ivon_equals_the_engine(Est, y, kwargs, monkeypatch):
     if Est is BayesianMLPRegressor:
         assert_allclose(fused.method_.likelihood_.noise_var,
                         engine.method_.likelihood_.noise_var, rtol=1e-4)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+@pytest.mark.parametrize("Est, y", [(BayesianMLPClassifier, Y_CLF),
+                                    (BayesianMLPRegressor, Y_REG)])
+def test_fused_vi_equals_the_engine(Est, y, activation, monkeypatch):
+    # the hand-written local reparameterisation (forward, backward, KL
+    # gradient) against MeanFieldMLP under autograd: the same noise stream,
+    # so the same means and standard deviations to float32 rounding
+    from skbdl.inference import VI
+
+    est = Est((8, 6), activation=activation, method=VI(init_scale=0.1), **COMMON)
+    fused = _fit(est, y, True, monkeypatch)
+    engine = _fit(clone(est), y, False, monkeypatch)
+    assert_allclose(fused.loss_curve_, engine.loss_curve_, rtol=1e-5)
+    assert_allclose(fused.method_.mean_, engine.method_.mean_, rtol=1e-4, atol=2e-6)
+    assert_allclose(fused.method_.std_, engine.method_.std_, rtol=1e-4, atol=2e-6)
+    # the standard deviations were trained (they start at init_scale)
+    assert np.abs(fused.method_.std_.numpy() - 0.1).max() > 1e-3
+    if Est is BayesianMLPRegressor:
+        assert_allclose(fused.method_.likelihood_.noise_var,
+                        engine.method_.likelihood_.noise_var, rtol=1e-4)
+
+
+def test_vi_with_several_train_samples_uses_the_engine(monkeypatch):
+    from skbdl.inference import VI
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("train_fused called")
+
+    monkeypatch.setattr(problem_module, "train_fused", refuse)
+    BayesianMLPClassifier((4,), method=VI(n_train_samples=2), **COMMON).fit(X, Y_CLF)
