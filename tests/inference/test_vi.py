@@ -231,6 +231,10 @@ class _Recording(TrainingProblem):
         self.starts = [*getattr(self, "starts", []), _flat(module.layers())]
         return super().train(module, **kwargs)
 
+    def train_stack(self, modules, **kwargs):  # VI's fused path
+        self.starts = [*getattr(self, "starts", []), _flat(modules[0].layers())]
+        return super().train_stack(modules, **kwargs)
+
 
 def test_init_map_starts_the_means_at_the_map_network():
     from skbdl._nn import Categorical
