@@ -46,7 +46,7 @@ import numpy as np
 import torch
 
 from ..priors import GaussianPrior
-from ..utils._torch import seeded
+from ..utils._torch import flush_denormal, seeded
 from ._likelihood import MIN_NOISE_VAR, Categorical, Gaussian
 from ._module import ACTIVATIONS, MLP
 
@@ -462,7 +462,7 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
                    else contextlib.nullcontext())
     curves = [[] for _ in range(S)]
     step = 0
-    with torch.no_grad(), dropout_rng:
+    with torch.no_grad(), dropout_rng, flush_denormal():
         refit()
         for epoch in range(problem.max_epochs):
             start_time = time.perf_counter()

@@ -97,6 +97,26 @@ def torch_threads(n_threads=None, *, work=0):
 
 
 @contextlib.contextmanager
+def flush_denormal():
+    """Treat subnormal floats as zero inside the block (CPU), then restore.
+
+    Sampled networks (SGLD's noise, broad posteriors) drive softmax
+    probabilities and their gradients below float32's normal range (1e-38),
+    where x86 arithmetic is 10-100x slower: a constant-step SGLD fit on
+    digits took 4.6 s with subnormals and 1.45 s without (MAP 1.1 s).
+    Flushing changes values only below 1.2e-38. The previous setting is read
+    back (a subnormal times one is zero when flushing is on) and restored.
+    """
+    tiny = torch.tensor([1e-39], dtype=torch.float32)
+    was_on = bool((tiny * 1.0)[0] == 0)
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(was_on)
+
+
+@contextlib.contextmanager
 def seeded(seed):
     """Seed torch's global RNG inside the block and restore its state after.
 
