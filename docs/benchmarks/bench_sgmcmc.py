@@ -17,9 +17,9 @@ next to this file, so one section can be rerun alone.
 every weight. Rows: MAP (Adam, lr 1e-3), SGLD (polynomial schedule, step
 0.2, burn-in half the epochs), cyclical SGLD (the default: 4 cycles, step
 2.0, exploration 0.95), the previous default (step 0.2, exploration 0.8),
-four default chains (one stack), pSGLD (``preconditioner="rmsprop"``, cyclical), cyclical SGLD at the cold
-temperature the cyclical papers use (T = 1e-3, about 1 / N), and the ``posteriors``
-library's SGLD on the same network, data, batches, step sizes and kept
+four default chains (one stack), pSGLD (``preconditioner="rmsprop"``,
+cyclical), cyclical SGLD at the cold temperature the cyclical papers use
+(T = 1e-3, about 1 / N), and the ``posteriors`` library's SGLD on the same network, data, batches, step sizes and kept
 steps as our polynomial row. Columns: accuracy, NLL, 15-bin ECE, Brier, fit
 seconds and fit / MAP fit (median of ``REPEATS`` fits).
 
