@@ -19,8 +19,8 @@ every weight. Rows: MAP (Adam, lr 1e-3), SGLD (polynomial schedule, step
 2.0, exploration 0.95), the previous default (step 0.2, exploration 0.8),
 four default chains (one stack), pSGLD (``preconditioner="rmsprop"``,
 cyclical), cyclical SGLD at the cold temperature the cyclical papers use
-(T = 1e-3, about 1 / N), and the ``posteriors`` library's SGLD on the same network, data, batches, step sizes and kept
-steps as our polynomial row. Columns: accuracy, NLL, 15-bin ECE, Brier, fit
+(T = 1e-3, about 1 / N), and the ``posteriors`` library's SGLD on the same
+network, data, batches, step sizes and kept steps as our polynomial row. Columns: accuracy, NLL, 15-bin ECE, Brier, fit
 seconds and fit / MAP fit (median of ``REPEATS`` fits).
 
 ``ood``: the same rows trained on digits 0-4; in-distribution NLL, OOD
