@@ -20,8 +20,9 @@ every weight. Rows: MAP (Adam, lr 1e-3), SGLD (polynomial schedule, step
 four default chains (one stack), pSGLD (``preconditioner="rmsprop"``,
 cyclical), cyclical SGLD at the cold temperature the cyclical papers use
 (T = 1e-3, about 1 / N), and the ``posteriors`` library's SGLD on the same
-network, data, batches, step sizes and kept steps as our polynomial row. Columns: accuracy, NLL, 15-bin ECE, Brier, fit
-seconds and fit / MAP fit (median of ``REPEATS`` fits).
+network, data, batches, step sizes and kept steps as our polynomial row.
+Columns: accuracy, NLL, 15-bin ECE, Brier, fit seconds and fit / MAP fit
+(median of ``REPEATS`` fits).
 
 ``ood``: the same rows trained on digits 0-4; in-distribution NLL, OOD
 AUROC of the predictive entropy against digits 5-9, and the mean maximum
