@@ -218,6 +218,12 @@ def speed():
             "sklearn MLPClassifier() defaults": lambda: MLPClassifier(random_state=0)}
     for m in METHODS:
         fits[m] = lambda m=m: BayesianMLPClassifier(method=m, **same)
+    from skbdl.inference import IVON, SGLD
+
+    fits["sgld, 4 chains (one stack)"] = lambda: BayesianMLPClassifier(
+        method=SGLD(n_chains=4), **same)
+    fits["ivon, mc_samples=4 (one stack)"] = lambda: BayesianMLPClassifier(
+        method=IVON(mc_samples=4), **same)
     fits["map, generic engine (FUSED=False)"] = lambda: BayesianMLPClassifier(
         method="map", **same)
     times = {label: [] for label in fits}

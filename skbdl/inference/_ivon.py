@@ -3,6 +3,7 @@
 import math
 from numbers import Integral, Real
 
+import numpy as np
 import torch
 from skorch.callbacks import Callback
 
@@ -194,7 +195,7 @@ class IVON(BaseInference):
         self.likelihood_ = problem.new_likelihood()
         keep = _KeepOptimizer()
         try:
-            if problem.trains_stacked:  # the fused path, without autograd
+            if problem.trains_stacked:  # the fused path: samples stacked
                 generator = problem.seeds.generator("noise", problem.device)
 
                 def rule(stack):
@@ -202,9 +203,11 @@ class IVON(BaseInference):
                                                   **kwargs)
                     return keep.optimizer_
 
-                self.loss_curve_ = problem.train_stack(
-                    [self.module_], seeds=[problem.seeds],
-                    likelihoods=[self.likelihood_], rule=rule, prior=False)[0]
+                k = kwargs["mc_samples"]
+                curves = problem.train_stack(
+                    [self.module_] * k, seeds=[problem.seeds] * k,
+                    likelihoods=[self.likelihood_] * k, rule=rule, prior=False)
+                self.loss_curve_ = [float(np.mean(v)) for v in zip(*curves)]
             else:
                 self.loss_curve_ = problem.train(
                     self.module_, seeds=problem.seeds, likelihood=self.likelihood_,

@@ -162,34 +162,40 @@ class IVONUpdate(torch.optim.Optimizer):
 
 
 class StackedIVON:
-    """IVON on the fused path (``skbdl._nn._fused``) for one network.
+    """IVON on the fused path (``skbdl._nn._fused``), its samples stacked.
 
-    The update of ``IVONUpdate`` on the flat weights of a one-network
-    stack, written with in-place ops on preallocated buffers (the weights
-    of a small MLP are a few thousand numbers, so the time of a step is
-    the number of ops): the closure leaves the gradient in ``stack.grad``,
-    the weight draws come from ``generator`` as ``IVONUpdate`` draws them,
-    and the Hessian estimate is checked once per epoch (``end_epoch``)
-    instead of after every step. Arguments as ``IVONUpdate``; the iterates
-    agree with it to float rounding (tests/inference/test_ivon.py).
+    The update of ``IVONUpdate`` on a stack of ``mc_samples`` rows: every
+    row holds the same mean, each is perturbed by its own draw (drawn from
+    ``generator`` in the order ``IVONUpdate`` draws them), one batched
+    forward and backward gives the gradient at every draw (the closure
+    leaves them in ``stack.grad``), and their means update the shared
+    posterior, so ``mc_samples`` draws cost about what an ensemble of that
+    many networks costs, not ``mc_samples`` sequential steps. The update is
+    written with in-place ops on preallocated buffers (a step on a small MLP
+    costs its number of ops), and the Hessian estimate is checked once per
+    epoch (``end_epoch``) instead of after every step. Arguments as
+    ``IVONUpdate``; the iterates agree with it to float rounding
+    (tests/_nn/test_fused.py).
     """
 
     def __init__(self, stack, *, lr, ess, hess_init=1.0, beta1=0.9, beta2=0.99999,
                  weight_decay=0.0, mc_samples=1, hess_approx="price",
                  clip_radius=math.inf, debias=True, rescale_lr=True, generator=None):
-        if stack.flat.shape[0] != 1:
-            raise ValueError("StackedIVON trains one network at a time.")
-        self.flat, self.grad = stack.flat[0], stack.grad[0]
+        if stack.flat.shape[0] != mc_samples:
+            raise ValueError("StackedIVON needs one stacked row per MC sample.")
+        self.flat, self.grad = stack.flat, stack.grad
         self.lr, self.ess, self.hess_init = float(lr), float(ess), float(hess_init)
         self.beta1, self.beta2 = float(beta1), float(beta2)
         self.wd = float(weight_decay)
         self.mc_samples, self.hess_approx = int(mc_samples), hess_approx
         self.clip_radius, self.debias = float(clip_radius), bool(debias)
         self.rescale_lr, self.generator = bool(rescale_lr), generator
-        buf = [torch.zeros_like(self.flat) for _ in range(7)]
-        self.momentum, self.mean, self.noise, self.avg_grad, self.avg_h, self.tmp, \
-            self.std = buf
-        self.hess = torch.full_like(self.flat, self.hess_init)
+        row = self.flat[0]
+        buf = [torch.zeros_like(row) for _ in range(6)]
+        self.momentum, self.mean, self.avg_grad, self.avg_h, self.tmp, self.std = buf
+        self.noise = torch.zeros_like(self.flat)
+        self.flat_mean = torch.zeros_like(row)
+        self.hess = torch.full_like(row, self.hess_init)
         self.std.copy_(self.hess).add_(self.wd).mul_(self.ess).rsqrt_()
         self.current_step = 0
 
@@ -198,32 +204,26 @@ class StackedIVON:
         return 1.0 / (self.ess * (self.hess + self.wd)).sqrt()
 
     def step(self, closure, noise_var=None):
-        """Sample ``mc_samples`` weights, call ``closure`` at each, update."""
+        """Perturb every row by its own draw, call ``closure`` once, update."""
         flat, grad, noise = self.flat, self.grad, self.noise
-        self.mean.copy_(flat)
-        for count in range(1, self.mc_samples + 1):
-            torch.randn(noise.shape, generator=self.generator, out=noise)
-            noise.mul_(self.std)
-            flat.add_(noise)
-            sample_loss = closure()
-            flat.copy_(self.mean)
-            # Welford means over the samples (the first sample is copied)
-            if count == 1:
-                loss = sample_loss
-                self.avg_grad.copy_(grad)
-                if self.hess_approx == "price":
-                    torch.mul(noise, grad, out=self.avg_h)
-                else:
-                    torch.mul(grad, grad, out=self.avg_h)
-                continue
-            loss = loss + (sample_loss - loss) / count
-            factor = noise if self.hess_approx == "price" else grad
-            torch.mul(factor, grad, out=self.tmp)
-            self.avg_grad.add_(grad.sub(self.avg_grad).div_(count))
-            self.avg_h.add_(self.tmp.sub_(self.avg_h).div_(count))
+        self.mean.copy_(flat[0])
+        for row in noise:
+            torch.randn(row.shape, generator=self.generator, out=row)
+        noise.mul_(self.std)
+        torch.add(self.mean, noise, out=flat)
+        loss = closure()
         if not math.isfinite(float(loss.sum())):
             raise IVONDivergedError(f"non-finite loss at step {self.current_step + 1}")
+        if self.mc_samples == 1:
+            self.avg_grad.copy_(grad[0])
+            torch.mul(noise[0] if self.hess_approx == "price" else grad[0], grad[0],
+                      out=self.avg_h)
+        else:
+            torch.mean(grad, 0, out=self.avg_grad)
+            factor = noise if self.hess_approx == "price" else grad
+            torch.mean(factor * grad, 0, out=self.avg_h)
         self._update()
+        flat.copy_(self.flat_mean.expand_as(flat))
         return loss
 
     def _update(self):
@@ -245,7 +245,7 @@ class StackedIVON:
         direction.div_(tmp).div_(debias)
         if math.isfinite(self.clip_radius):
             direction.clamp_(-self.clip_radius, self.clip_radius)
-        torch.add(self.mean, direction, alpha=-lr, out=self.flat)
+        torch.add(self.mean, direction, alpha=-lr, out=self.flat_mean)
         self.std.copy_(tmp).mul_(self.ess).rsqrt_()
 
     def end_epoch(self):
