@@ -43,7 +43,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 
 from skbdl import ActiveLearner, BayesianMLPClassifier
-from skbdl.inference import Ensemble, Laplace, MCDropout
+from skbdl.inference import SGLD, Ensemble, Laplace, MCDropout
 
 HERE = pathlib.Path(__file__).resolve().parent
 OUT = HERE / "bench_active_learning.json"
@@ -91,6 +91,11 @@ ROWS = {
         lambda s: skbdl(Ensemble(n_members=3), s), "bald", {}),
     "skbdl Ensemble(3), BatchBALD": (
         lambda s: skbdl(Ensemble(n_members=3), s), "batch_bald", {}),
+    "skbdl Ensemble(5), BALD": (
+        lambda s: skbdl(Ensemble(n_members=5), s), "bald", {}),
+    "skbdl SGLD, BALD": (lambda s: skbdl(SGLD(), s), "bald", {}),
+    "skbdl SGLD (4 chains), BALD": (
+        lambda s: skbdl(SGLD(n_chains=4), s), "bald", {}),
 }  # fmt: skip
 
 
@@ -258,7 +263,8 @@ def merge(update):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sections", default="curves,repeated,memory")
-    parser.add_argument("--rows", default=None, help="comma-separated row names")
+    parser.add_argument("--rows", default=None,
+                        help="row names separated by ';' (names contain commas)")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     args.seeds = [0] if args.quick else [0, 1, 2, 3, 4]
@@ -269,7 +275,7 @@ def main():
     warnings.simplefilter("ignore", ConvergenceWarning)
     sections = args.sections.split(",")
     if "curves" in sections:
-        section_curves(args, args.rows.split(",") if args.rows else None)
+        section_curves(args, args.rows.split(";") if args.rows else None)
     if "repeated" in sections:
         section_repeated(args)
     if "memory" in sections:

