@@ -318,7 +318,8 @@ Y_REG = np.sin(X[:, 0]) + 0.1 * rng.randn(80)
 
 def test_draws_are_whole_functions_and_pool_every_chain():
     clf = BayesianMLPClassifier(hidden_layer_sizes=(8,), max_epochs=30,
-                                method=SGLD(n_chains=3, n_keep=5, exploration=0.8),
+                                method=SGLD(n_chains=3, n_keep=5, exploration=0.8,
+                                           n_cycles=4),
                                 random_state=0).fit(X, Y_CLF)
     assert clf.method_.n_draws_ == 15
     assert clf.method_.default_n_samples == 15
@@ -333,7 +334,8 @@ def test_draws_are_whole_functions_and_pool_every_chain():
 
 def test_kept_draws_are_bounded_and_thinned():
     est = BayesianMLPRegressor(hidden_layer_sizes=(4,), max_epochs=20, batch_size=16,
-                               method=SGLD(n_keep=7, thinning=3, exploration=0.8),
+                               method=SGLD(n_keep=7, thinning=3, exploration=0.8,
+                                           n_cycles=4),
                                random_state=0)
     est.fit(X, Y_REG)  # 5 steps per epoch, 50 kept-eligible steps after burn-in
     assert est.method_.n_draws_ == 7
