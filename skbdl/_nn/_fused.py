@@ -283,6 +283,8 @@ class MeanFieldStack:
 
     def __init__(self, modules, generator=None):
         S, first = len(modules), modules[0]
+        if S != 1:  # one noise draw per forward, broadcast over the stack
+            raise ValueError("MeanFieldStack trains one network at a time.")
         P = first.mu.numel()
         self.P, self.generator = P, generator
         self.flat = torch.cat([torch.stack([m.mu.detach() for m in modules]),
@@ -440,7 +442,9 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
         adam = _Adam(stack.rows, problem.lr)
         optimizer = _AdamRule(adam, stack)
     else:
-        optimizer, state = rule(stack), None
+        if state is not None:
+            raise ValueError("train_fused resumes Adam only; got a rule and a state.")
+        optimizer = rule(stack)
     if state is not None and state.batches is not None:
         for generator, saved in zip(generators, state.batches, strict=True):
             generator.set_state(saved)

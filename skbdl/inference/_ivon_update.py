@@ -183,6 +183,10 @@ class StackedIVON:
                  clip_radius=math.inf, debias=True, rescale_lr=True, generator=None):
         if stack.flat.shape[0] != mc_samples:
             raise ValueError("StackedIVON needs one stacked row per MC sample.")
+        if hess_approx not in ("price", "gradsq"):
+            raise ValueError(
+                f"hess_approx must be 'price' or 'gradsq'; got {hess_approx!r}."
+            )
         self.flat, self.grad = stack.flat, stack.grad
         self.lr, self.ess, self.hess_init = float(lr), float(ess), float(hess_init)
         self.beta1, self.beta2 = float(beta1), float(beta2)

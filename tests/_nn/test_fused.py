@@ -271,8 +271,8 @@ def test_fused_sgld_stacks_every_chain_whatever_n_jobs(monkeypatch):
     kw = dict(hidden_layer_sizes=(8,), **COMMON)
     one = BayesianMLPClassifier(method=SGLD(n_chains=3, n_jobs=1), **kw).fit(X, Y_CLF)
     two = BayesianMLPClassifier(method=SGLD(n_chains=3, n_jobs=2), **kw).fit(X, Y_CLF)
-    assert calls == [(3, True), (3, True)]
-    assert_array_equal(one.predict_proba(X), two.predict_proba(X))
+    assert calls == [(3, True), (3, True)]  # one stack of all chains, both times
+    assert one.method_.n_draws_ == two.method_.n_draws_ == 3 * 6  # 6 kept per chain
 
 
 @pytest.mark.parametrize("kwargs", [
@@ -331,3 +331,44 @@ def test_vi_with_several_train_samples_uses_the_engine(monkeypatch):
 
     monkeypatch.setattr(problem_module, "train_fused", refuse)
     BayesianMLPClassifier((4,), method=VI(n_train_samples=2), **COMMON).fit(X, Y_CLF)
+
+
+@pytest.mark.parametrize("method", ["sgld", "ivon", "vi", "sgld_map_init",
+                                    "ivon_2_samples"])
+@pytest.mark.parametrize("Est, y", [(BayesianMLPClassifier, Y_CLF),
+                                    (BayesianMLPRegressor, Y_REG)])
+def test_fused_rules_with_row_weights_equal_the_engine(Est, y, method, monkeypatch):
+    from skbdl.inference import IVON, SGLD, VI
+
+    methods = {"sgld": SGLD(n_chains=2, n_keep=6),
+               "sgld_map_init": SGLD(n_chains=2, n_keep=6, init="map"),
+               "ivon": IVON(lr=0.05), "ivon_2_samples": IVON(lr=0.05, mc_samples=2),
+               "vi": VI(init_scale=0.1)}
+    w = np.random.RandomState(1).randint(1, 4, len(X)).astype(float)
+    est = Est((8, 6), method=methods[method], **COMMON)
+    monkeypatch.setattr(problem_module, "FUSED", True)
+    fused = est.fit(X, y, sample_weight=w)
+    monkeypatch.setattr(problem_module, "FUSED", False)
+    engine = clone(est).fit(X, y, sample_weight=w)
+    for a, b in zip(_posterior(fused), _posterior(engine)):
+        assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def _posterior(est):
+    method = est.method_
+    if hasattr(method, "draws_"):
+        return _draws(est)
+    if hasattr(method, "std_"):
+        return [method.mean_.numpy(), method.std_.numpy()]
+    return [*_weights(est), method.hess_.numpy()]
+
+
+def test_train_fused_refuses_a_state_with_a_rule():
+    from skbdl._nn import TrainState
+
+    problem = _problem()
+    module = MLP(3, (4,), 3, "relu")
+    with pytest.raises(ValueError, match="resumes Adam only"):
+        _fused.train_fused(problem, [module], seeds=[problem.seeds],
+                           likelihoods=[problem.likelihood], state=TrainState(),
+                           rule=lambda stack: None)
