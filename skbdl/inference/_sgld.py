@@ -349,7 +349,12 @@ class SGLD(BaseInference):
         """
         if self.preconditioner is not None:
             return 1.0
-        return max(1.0, float(problem.X.double().square().mean()))
+        squares = problem.X.double().square().mean(1)
+        weights = getattr(problem, "weights", None)
+        if weights is not None:  # a weight-k row counts as k repeated rows
+            weights = weights.double()
+            return max(1.0, float((weights * squares).sum() / weights.sum()))
+        return max(1.0, float(squares.mean()))
 
     def _burn_in(self, max_epochs):
         if self.burn_in is None:
