@@ -93,6 +93,12 @@ ROWS = {
         lambda s: skbdl(Ensemble(n_members=3), s), "batch_bald", {}),
     "skbdl Ensemble(5), BALD": (
         lambda s: skbdl(Ensemble(n_members=5), s), "bald", {}),
+    "skbdl Ensemble(10), BALD": (
+        lambda s: skbdl(Ensemble(n_members=10), s), "bald", {}),
+    "skbdl Ensemble(5), power-BALD": (
+        lambda s: skbdl(Ensemble(n_members=5), s), "power_bald", {}),
+    "skbdl Ensemble(5), BatchBALD": (
+        lambda s: skbdl(Ensemble(n_members=5), s), "batch_bald", {}),
     "skbdl SGLD, BALD": (lambda s: skbdl(SGLD(), s), "bald", {}),
     "skbdl SGLD (4 chains), BALD": (
         lambda s: skbdl(SGLD(n_chains=4), s), "bald", {}),

@@ -195,10 +195,11 @@ class StackedIVON:
         self.clip_radius, self.debias = float(clip_radius), bool(debias)
         self.rescale_lr, self.generator = bool(rescale_lr), generator
         row = self.flat[0]
-        buf = [torch.zeros_like(row) for _ in range(6)]
-        self.momentum, self.mean, self.avg_grad, self.avg_h, self.tmp, self.std = buf
+        buf = [torch.zeros_like(row) for _ in range(5)]
+        self.momentum, self.avg_grad, self.avg_h, self.tmp, self.std = buf
+        self.mean = row.clone()  # the posterior mean; the rows get perturbed
         self.noise = torch.zeros_like(self.flat)
-        self.flat_mean = torch.zeros_like(row)
+        self.total = None
         self.hess = torch.full_like(row, self.hess_init)
         self.std.copy_(self.hess).add_(self.wd).mul_(self.ess).rsqrt_()
         self.current_step = 0
@@ -208,52 +209,63 @@ class StackedIVON:
         return 1.0 / (self.ess * (self.hess + self.wd)).sqrt()
 
     def step(self, closure, noise_var=None):
-        """Perturb every row by its own draw, call ``closure`` once, update."""
+        """Perturb every row by its own draw, call ``closure`` once, update.
+
+        The stack's rows hold the perturbed weights until ``end_epoch``
+        writes the mean back (the noise refit and ``write_back`` read it);
+        ``self.mean`` is the posterior mean throughout.
+        """
         flat, grad, noise = self.flat, self.grad, self.noise
-        self.mean.copy_(flat[0])
         for row in noise:
             torch.randn(row.shape, generator=self.generator, out=row)
         noise.mul_(self.std)
         torch.add(self.mean, noise, out=flat)
         loss = closure()
-        if not math.isfinite(float(loss.sum())):
-            raise IVONDivergedError(f"non-finite loss at step {self.current_step + 1}")
+        self.total = loss if self.total is None else self.total + loss
         if self.mc_samples == 1:
-            self.avg_grad.copy_(grad[0])
+            avg_grad = grad[0]
             torch.mul(noise[0] if self.hess_approx == "price" else grad[0], grad[0],
                       out=self.avg_h)
         else:
-            torch.mean(grad, 0, out=self.avg_grad)
+            avg_grad = torch.mean(grad, 0, out=self.avg_grad)
             factor = noise if self.hess_approx == "price" else grad
             torch.mean(factor * grad, 0, out=self.avg_h)
-        self._update()
-        flat.copy_(self.flat_mean.expand_as(flat))
+        self._update(avg_grad)
         return loss
 
-    def _update(self):
+    def _update(self, avg_grad):
         self.current_step += 1
         b1, b2, wd, h, tmp = self.beta1, self.beta2, self.wd, self.hess, self.tmp
-        self.momentum.mul_(b1).add_(self.avg_grad, alpha=1.0 - b1)
+        self.momentum.lerp_(avg_grad, 1.0 - b1)
         hw = h + wd
         hhat = self.avg_h  # becomes hhat in place
         if self.hess_approx == "price":
             hhat.mul_(hw).mul_(self.ess)
         else:
             hhat.mul_(self.ess)
-        torch.sub(h, hhat, out=tmp).square_().div_(hw)
-        h.mul_(b2).add_(hhat, alpha=1.0 - b2).add_(tmp, alpha=0.5 * (1 - b2) ** 2)
+        torch.sub(h, hhat, out=tmp).square_()
+        h.mul_(b2).add_(hhat, alpha=1.0 - b2)
+        h.addcdiv_(tmp, hw, value=0.5 * (1 - b2) ** 2)
         lr = self.lr * (self.hess_init + wd) if self.rescale_lr else self.lr
         debias = 1.0 - math.pow(b1, float(self.current_step)) if self.debias else 1.0
         torch.add(h, wd, out=tmp)  # h + delta
         direction = torch.add(self.momentum, self.mean, alpha=wd * debias)
-        direction.div_(tmp).div_(debias)
         if math.isfinite(self.clip_radius):
+            direction.div_(tmp).div_(debias)
             direction.clamp_(-self.clip_radius, self.clip_radius)
-        torch.add(self.mean, direction, alpha=-lr, out=self.flat_mean)
-        self.std.copy_(tmp).mul_(self.ess).rsqrt_()
+            self.mean.add_(direction, alpha=-lr)
+        else:
+            self.mean.addcdiv_(direction, tmp, value=-lr / debias)
+        torch.mul(tmp, self.ess, out=self.std).rsqrt_()
 
     def end_epoch(self):
-        """Raise ``IVONDivergedError`` on a non-finite or non-positive ``h``."""
+        """Write the mean back to every row; raise ``IVONDivergedError`` on a
+        non-finite loss or a non-finite or non-positive ``h`` in the epoch."""
+        self.flat.copy_(self.mean.expand_as(self.flat))
+        if self.total is not None and not torch.isfinite(self.total).all():
+            raise IVONDivergedError(
+                f"non-finite loss in the epoch ending at step {self.current_step}")
+        self.total = None
         if not torch.isfinite(self.hess).all() or (self.hess + self.wd <= 0).any():
             raise IVONDivergedError(
                 f"non-finite or non-positive Hessian estimate by step "
