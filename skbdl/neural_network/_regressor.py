@@ -2,7 +2,6 @@
 
 import numpy as np
 import torch
-from scipy.optimize import minimize_scalar
 from scipy.stats import norm
 from sklearn.base import RegressorMixin
 from sklearn.utils import Bunch
@@ -10,6 +9,7 @@ from sklearn.utils.metaestimators import available_if
 
 from .._nn import MIN_NOISE_VAR
 from ..inference import Laplace
+from ..utils._math import heldout_noise_var
 from ..utils._random import Seeds
 from ..utils._sklearn import StrOptions, _fit_context
 from ..utils._torch import to_numpy
@@ -18,35 +18,6 @@ from ._base import BaseBayesianMLP
 #: Held-out rows below which ``noise_estimate="holdout"`` keeps the
 #: training-residual noise (as Laplace's held-out noise tuning does).
 MIN_HELD_OUT_FOR_NOISE = 20
-
-
-def heldout_noise_var(y, mean, epistemic_var, weights=None):
-    """The noise variance that maximises the held-out Gaussian likelihood.
-
-    Maximises ``sum_i w_i log N(y_i; mean_i, epistemic_var_i + s)`` over
-    ``s >= MIN_NOISE_VAR``: the closed form ``mean((y - mean)^2)`` when the
-    epistemic variance is zero, else a bounded 1-D search on ``log s``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skbdl.neural_network._regressor import heldout_noise_var
-    >>> float(heldout_noise_var(np.array([1.0, -1.0]), np.zeros(2), np.zeros(2)))
-    1.0
-    """
-    w = np.ones_like(y) if weights is None else np.asarray(weights, float)
-    sq = (y - mean) ** 2
-    if not np.any(epistemic_var > 0):
-        return max(float(np.average(sq, weights=w)), MIN_NOISE_VAR)
-
-    def objective(log_s):
-        total = epistemic_var + np.exp(log_s)
-        return float(np.average(np.log(total) + sq / total, weights=w))
-
-    top = np.log(max(float(np.average(sq, weights=w)), MIN_NOISE_VAR)) + 1.0
-    best = minimize_scalar(objective, bounds=(np.log(MIN_NOISE_VAR), top),
-                           method="bounded", options={"xatol": 1e-6})
-    return float(np.exp(best.x))
 
 
 class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
@@ -256,7 +227,7 @@ class BayesianMLPRegressor(RegressorMixin, BaseBayesianMLP):
         X, y = to_numpy(held_out[0]), to_numpy(held_out[1])
         weights = None if len(held_out) < 3 else to_numpy(held_out[2])
         v = self._variances(X)
-        noise = heldout_noise_var(y, v[:, 0], v[:, 1], weights)
+        noise = heldout_noise_var(y, v[:, 0], v[:, 1], weights, floor=MIN_NOISE_VAR)
         self.method_.likelihood_.set_noise_var(noise)
 
     def _encode_y(self, y, sample_weight=None):

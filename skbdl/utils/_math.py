@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import torch
+from scipy.optimize import minimize_scalar
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -61,3 +62,34 @@ def entropy(p, axis=-1):
     """
     p = np.asarray(p)
     return 0.0 - (p * np.log(np.clip(p, 1e-300, None))).sum(axis=axis)
+
+
+def heldout_noise_var(y, mean, epistemic_var, weights=None, floor=1e-4):
+    """The noise variance that maximises the held-out Gaussian likelihood.
+
+    Maximises ``sum_i w_i log N(y_i; mean_i, epistemic_var_i + s)`` over
+    ``s >= floor``: the closed form ``mean((y - mean)^2)`` when the
+    epistemic variance is zero, else a bounded 1-D search on ``log s``.
+    The neural regressors pass their noise floor (``MIN_NOISE_VAR``);
+    ``DeepKernelRegressor`` uses it for the noise its GP leaves unexplained.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skbdl.utils._math import heldout_noise_var
+    >>> float(heldout_noise_var(np.array([1.0, -1.0]), np.zeros(2), np.zeros(2)))
+    1.0
+    """
+    w = np.ones_like(y) if weights is None else np.asarray(weights, float)
+    sq = (y - mean) ** 2
+    if not np.any(epistemic_var > 0):
+        return max(float(np.average(sq, weights=w)), floor)
+
+    def objective(log_s):
+        total = epistemic_var + np.exp(log_s)
+        return float(np.average(np.log(total) + sq / total, weights=w))
+
+    top = np.log(max(float(np.average(sq, weights=w)), floor)) + 1.0
+    best = minimize_scalar(objective, bounds=(np.log(floor), top),
+                           method="bounded", options={"xatol": 1e-6})
+    return float(np.exp(best.x))

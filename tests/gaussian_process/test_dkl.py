@@ -63,3 +63,58 @@ def test_bad_parameters():
         DeepKernelRegressor(PairwiseKernel()).fit(X, Y)
     with pytest.raises(ValueError, match="hidden_layer_sizes"):
         DeepKernelRegressor(hidden_layer_sizes=(0,)).fit(X, Y)
+
+
+@pytest.mark.parametrize("inference", ["exact", "svgp"])
+def test_heldout_noise_adds_to_the_predictive_variance_only(inference):
+    # Training does not depend on noise_estimate, so the two fits share the
+    # network and kernel: the means agree and the variances differ by
+    # exactly heldout_noise_ (in y's units), in return_std and return_cov.
+    kw = dict(hidden_layer_sizes=(16,), max_epochs=60, batch_size=32,
+              n_inducing=10, inference=inference, random_state=0)
+    # noisy targets (noise sd 1, scaled by 10: heldout_noise_ is in y's
+    # units), on which both paths leave the held-out rows under-covered
+    y = 10.0 * (np.sin(2 * X[:, 0]) + np.random.RandomState(1).randn(80)) + 3.0
+    train = DeepKernelRegressor(noise_estimate="train", **kw).fit(X, y)
+    hold = DeepKernelRegressor(**kw).fit(X, y)
+    assert train.heldout_noise_ == 0.0
+    assert hold.heldout_noise_ > 0  # the GP fits its training rows too closely
+    mean_t, std_t = train.predict(XS, return_std=True)
+    mean_h, std_h = hold.predict(XS, return_std=True)
+    assert_allclose(mean_h, mean_t)
+    assert_allclose(std_h**2 - std_t**2, hold.heldout_noise_, rtol=1e-8)
+    _, cov = hold.predict(XS, return_cov=True)
+    assert_allclose(np.sqrt(np.diag(cov)), std_h, rtol=1e-8)
+
+
+def test_heldout_noise_is_the_heldout_likelihood_maximiser():
+    # rebuild the held-out rows from the fit's split and check that no other
+    # extra variance gives them a higher Gaussian likelihood
+    y = np.sin(2 * X[:, 0]) + np.random.RandomState(1).randn(80)
+    dkl = DeepKernelRegressor(hidden_layer_sizes=(16,), max_epochs=60,
+                              random_state=0).fit(X, y)
+    assert dkl.heldout_noise_ > 0
+    from sklearn.utils import check_random_state
+
+    from skbdl.utils._torch import draw_seed, make_generator
+
+    rng = check_random_state(0)
+    draw_seed(rng)  # the network's seed
+    _, val = dkl._split(len(X), make_generator(draw_seed(rng), "cpu"))
+    val = val.numpy()
+    mean, std = dkl.predict(X[val], return_std=True)
+    base = std**2 - dkl.heldout_noise_
+
+    def loglik(extra):
+        var = base + extra
+        return float(np.sum(-0.5 * np.log(var) - 0.5 * (y[val] - mean) ** 2 / var))
+
+    best = loglik(dkl.heldout_noise_)
+    for factor in (0.5, 0.8, 1.25, 2.0):
+        assert loglik(factor * dkl.heldout_noise_) <= best
+
+
+def test_no_heldout_rows_no_heldout_noise():
+    dkl = DeepKernelRegressor(hidden_layer_sizes=(8,), max_epochs=5,
+                              validation_fraction=0.0, random_state=0).fit(X, Y)
+    assert dkl.heldout_noise_ == 0.0
