@@ -149,6 +149,11 @@ def scores(model, X_te, y_te):
     return row
 
 
+#: ``MODELS="DeepKernelRegressor;GPRegressor (ARD)"`` reruns only those rows
+#: of the regression table (merged into the JSON's other rows).
+ONLY = [m for m in os.environ.get("MODELS", "").split(";") if m]
+
+
 def regression():
     result = {}
     for name in ("diabetes", "friedman1", "sinusoid_gap"):
@@ -156,6 +161,8 @@ def regression():
         for split in range(SPLITS):
             X_tr, y_tr, X_te, y_te = data(name, split)
             for label, model in models(X_tr.shape[1]).items():
+                if ONLY and label not in ONLY:
+                    continue
                 row = scores(model.fit(X_tr, y_tr), X_te, y_te)
                 per_model.setdefault(label, []).append(row)
         result[name] = {
@@ -265,7 +272,13 @@ def main(names):
                   "meta": result.get("meta", {})}
         result["regression"]["splits"] = result["meta"].pop("splits", SPLITS)
     for name in names:
-        result[name] = SECTIONS[name]()
+        new = SECTIONS[name]()
+        if name == "regression" and ONLY and name in result:  # merge the rows
+            for data_name, rows in new.items():
+                if isinstance(rows, dict):
+                    result[name].setdefault(data_name, {}).update(rows)
+        else:
+            result[name] = new
         result["meta"] = {"python": platform.python_version(),
                           "torch": torch.__version__,
                           "sklearn": sklearn.__version__, "threads": 1,
