@@ -70,8 +70,8 @@ def fused_reason(problem, module=None, *, likelihood=None,
         (noise in ("refit", "fixed"), "the noise is learned by gradient"),
         (optimizer is torch.optim.Adam and not optimizer_kwargs, "the optimizer"),
         (params is None, "a parameter subset is trained"),
-        (extra_energy == "prior" and type(problem.prior) is GaussianPrior
-         and problem.prior._isotropic(), "the prior is not an isotropic Gaussian"),
+        (extra_energy == "prior" and problem.prior._unsupported("log_prob") is None,
+         "the prior has no gradient to train on"),
         (not callbacks and not on_step, "training hooks"),
         (problem.valid is None, "early stopping"),
         (problem.activation in ACTIVATIONS, "the activation"),
@@ -422,8 +422,14 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
     """
     S, X, n = len(modules), problem.X, problem.n_rows
     batch = min(problem.batch_size, n)
-    # N: the sum of the weights
-    coef = float(problem.prior.precision) / problem.n_train if prior else 0.0
+    # N: the sum of the weights. An isotropic Gaussian prior is weight decay,
+    # added inside the backward pass; any other prior adds its closed-form
+    # gradient (``neg_log_prob_and_grad_layers``) after it.
+    isotropic = type(problem.prior) is GaussianPrior and problem.prior._isotropic()
+    coef = 0.0
+    if prior and isotropic:
+        coef = float(problem.prior.precision) / problem.n_train
+    general_prior = problem.prior if prior and not isotropic else None
     stack = (_Stack if stack_type is None else stack_type)(modules)
     # Row weights rescaled to mean one (``_engine`` derives the scaling); None
     # when unweighted, which keeps the unweighted arithmetic unchanged.
@@ -512,6 +518,9 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
                     if vb is not None:
                         grad_f = grad_f * vb
                     stack.backward(grad_f, saved, ones_b, coef)
+                    if general_prior is not None:
+                        return nll + _add_prior_grad(stack, general_prior,
+                                                     problem.n_train)
                     return nll + 0.5 * coef * stack.sum_squares() if coef else nll
 
                 losses.append(optimizer.step(closure, noise_var))
@@ -539,6 +548,20 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
     for module in modules:
         module.eval()
     return curves
+
+
+def _add_prior_grad(stack, prior, n_train):
+    """Add ``grad(-log p) / N`` of each member to ``stack.grad``; return the
+    members' ``-log p / N``, shape (S,)."""
+    values = []
+    for k in range(stack.flat.shape[0]):
+        layers = [(w[k], b[k, :, 0]) for w, b in zip(stack.weights, stack.biases)]
+        value, grads = prior.neg_log_prob_and_grad_layers(layers)
+        for i, (gw, gb) in enumerate(grads):
+            stack.grad_w[i][k].add_(gw, alpha=1.0 / n_train)
+            stack.grad_b[i][k, :, 0].add_(gb, alpha=1.0 / n_train)
+        values.append(value)
+    return torch.stack(values) / n_train
 
 
 def _print_epoch(epoch, max_epochs, losses, labels, seconds):

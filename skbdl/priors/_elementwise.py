@@ -85,6 +85,41 @@ class _BasePrior(BaseEstimator):
         """
         return self.neg_log_prob([p for layer in layers for p in layer])
 
+    def neg_log_prob_and_grad_layers(self, layers):
+        """``neg_log_prob_layers`` and its gradient, without autograd.
+
+        The fused training path (``skbdl._nn._fused``) adds this gradient to
+        the data term's at every step; priors with a closed-form gradient
+        override ``_value_and_grad``, the others fall back to autograd.
+
+        Parameters
+        ----------
+        layers : list of (torch.Tensor, torch.Tensor)
+            ``(weight, bias)`` of every linear layer, head last.
+
+        Returns
+        -------
+        value : torch.Tensor
+            A scalar tensor, ``neg_log_prob_layers(layers)``.
+        grads : list of (torch.Tensor, torch.Tensor)
+            The gradient with respect to every weight and bias.
+        """
+        value, grads = 0.0, []
+        for w, b in layers:
+            vw, gw = self._value_and_grad(w)
+            vb, gb = self._value_and_grad(b)
+            value = value + vw + vb
+            grads.append((gw, gb))
+        return value, grads
+
+    def _value_and_grad(self, param):
+        """``_neg_log_prob(param)`` and its gradient (autograd fallback)."""
+        leaf = param.detach().requires_grad_()
+        with torch.enable_grad():
+            value = self._neg_log_prob(leaf)
+            (grad,) = torch.autograd.grad(value, leaf)
+        return value.detach(), grad
+
     def sample_layers(self, sizes, n_samples, generator):
         """Draw the layers of ``n_samples`` networks from the prior.
 
@@ -243,6 +278,14 @@ class GaussianPrior(_BasePrior):
             np.asarray(self.scale, float), param)
         return 0.5 * z.pow(2).sum()
 
+    def _value_and_grad(self, param):
+        if self._isotropic():
+            grad = param * self.precision
+            return 0.5 * torch.dot(grad.reshape(-1), param.reshape(-1)), grad
+        scale = _tensor(np.asarray(self.scale, float), param)
+        z = (param - _tensor(np.asarray(self.mean, float), param)) / scale
+        return 0.5 * z.pow(2).sum(), z / scale
+
     def sample(self, shape, generator):
         """Draw weights from the prior.
 
@@ -311,6 +354,10 @@ class LaplacePrior(_BasePrior):
 
     def _neg_log_prob(self, param):
         return param.abs().sum() / float(self.scale)
+
+    def _value_and_grad(self, param):
+        # the subgradient 0 at 0, as autograd's abs
+        return param.abs().sum() / float(self.scale), param.sign() / float(self.scale)
 
     def sample(self, shape, generator):
         """Draw weights from the prior.

@@ -136,6 +136,37 @@ class SpikeAndSlabPrior(_BasePrior):
         slab, spike = self._log_components(param)
         return -torch.logaddexp(slab, spike).sum()
 
+    def _value_and_grad(self, param):
+        if param.dim() < 2:
+            return super()._value_and_grad(param)  # raises _neg_log_prob's error
+        # d/dW_ji of -logaddexp(slab_i, spike_i): the responsibilities r_i
+        # weigh the two Gaussian gradients of column i
+        mu = _tensor(np.asarray(self.mean, float), param)
+        sigma = _tensor(np.asarray(self.scale, float), param)
+        slab, spike = self._log_components(param)
+        total = torch.logaddexp(slab, spike)
+        r = torch.exp(slab - total).unsqueeze(-2)
+        s0 = float(self.spike_scale)
+        grad = r * (param - mu) / sigma**2 + (1.0 - r) * param / s0**2
+        return -total.sum(), grad
+
+    def neg_log_prob_and_grad_layers(self, layers):
+        """``neg_log_prob_layers`` and its gradient, without autograd.
+
+        Parameters
+        ----------
+        layers : list of (torch.Tensor, torch.Tensor)
+            ``(weight, bias)`` of every linear layer, head last.
+
+        Returns
+        -------
+        value : torch.Tensor
+            A scalar tensor.
+        grads : list of (torch.Tensor, torch.Tensor)
+            The gradient with respect to every weight and bias.
+        """
+        return LayerwisePrior(input=self).neg_log_prob_and_grad_layers(layers)
+
     def inclusion_probability(self, weight):
         """Posterior inclusion probability ``P(gamma_i = 1 | W)`` of each feature.
 
@@ -374,6 +405,28 @@ class LayerwisePrior(_BasePrior):
         plan = self._assign(len(layers))
         return sum(part.neg_log_prob([t]) for parts, layer in zip(plan, layers)
                    for part, t in zip(parts, layer))
+
+    def neg_log_prob_and_grad_layers(self, layers):
+        """``neg_log_prob_layers`` and its gradient, each part its own.
+
+        Parameters
+        ----------
+        layers : list of (torch.Tensor, torch.Tensor)
+            ``(weight, bias)`` of every linear layer, head last.
+
+        Returns
+        -------
+        value : torch.Tensor
+            A scalar tensor.
+        grads : list of (torch.Tensor, torch.Tensor)
+            The gradient with respect to every weight and bias.
+        """
+        value, grads = 0.0, []
+        for parts, layer in zip(self._assign(len(layers)), layers):
+            pairs = [part._value_and_grad(t) for part, t in zip(parts, layer)]
+            value = value + pairs[0][0] + pairs[1][0]
+            grads.append((pairs[0][1], pairs[1][1]))
+        return value, grads
 
     def sample(self, shape, generator):
         """Draw a tensor from the ``default`` part.
