@@ -429,8 +429,10 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
     coef = 0.0
     if prior and isotropic:
         coef = float(problem.prior.precision) / problem.n_train
-    general_prior = problem.prior if prior and not isotropic else None
+    segments = None
     stack = (_Stack if stack_type is None else stack_type)(modules)
+    if prior and not isotropic:
+        segments = _prior_segments(stack, problem.prior)
     # Row weights rescaled to mean one (``_engine`` derives the scaling); None
     # when unweighted, which keeps the unweighted arithmetic unchanged.
     v = None
@@ -518,9 +520,8 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
                     if vb is not None:
                         grad_f = grad_f * vb
                     stack.backward(grad_f, saved, ones_b, coef)
-                    if general_prior is not None:
-                        return nll + _add_prior_grad(stack, general_prior,
-                                                     problem.n_train)
+                    if segments:
+                        return nll + _add_prior_grad(segments, problem.n_train)
                     return nll + 0.5 * coef * stack.sum_squares() if coef else nll
 
                 losses.append(optimizer.step(closure, noise_var))
@@ -550,18 +551,39 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
     return curves
 
 
-def _add_prior_grad(stack, prior, n_train):
-    """Add ``grad(-log p) / N`` of each member to ``stack.grad``; return the
-    members' ``-log p / N``, shape (S,)."""
-    values = []
-    for k in range(stack.flat.shape[0]):
-        layers = [(w[k], b[k, :, 0]) for w, b in zip(stack.weights, stack.biases)]
-        value, grads = prior.neg_log_prob_and_grad_layers(layers)
-        for i, (gw, gb) in enumerate(grads):
-            stack.grad_w[i][k].add_(gw, alpha=1.0 / n_train)
-            stack.grad_b[i][k, :, 0].add_(gb, alpha=1.0 / n_train)
-        values.append(value)
-    return torch.stack(values) / n_train
+def _prior_segments(stack, prior):
+    """``(fn, weights, grads)`` per part of ``prior._gradient_plan``: views
+    of the stacked weights (all members at once) and of their gradients,
+    and the part's ``_batched_value_and_grad`` function."""
+    P = stack.flat.shape[1]
+    n_in_weight = stack.weights[0][0].numel()
+    n_out_bias = stack.biases[-1].shape[1]
+    views = {
+        "all": (stack.flat, stack.grad),
+        "input_weight": (stack.weights[0], stack.grad_w[0]),
+        "middle": (stack.flat[:, n_in_weight:P - n_out_bias],
+                   stack.grad[:, n_in_weight:P - n_out_bias]),
+        "output_bias": (stack.flat[:, P - n_out_bias:],
+                        stack.grad[:, P - n_out_bias:]),
+        "rest": (stack.flat[:, n_in_weight:], stack.grad[:, n_in_weight:]),
+    }
+    segments = []
+    for part, slot in prior._gradient_plan(len(stack.weights)):
+        weights, grads = views[slot]
+        if weights.shape[-1] > 0:
+            segments.append((part._batched_value_and_grad(), weights, grads))
+    return segments
+
+
+def _add_prior_grad(segments, n_train):
+    """Add ``grad(-log p) / N`` to the stack's gradient; return ``-log p / N``
+    of every member, shape (S,)."""
+    total = 0.0
+    for fn, weights, grads in segments:
+        value, grad = fn(weights)
+        grads.add_(grad, alpha=1.0 / n_train)
+        total = total + value
+    return total / n_train
 
 
 def _print_epoch(epoch, max_epochs, losses, labels, seconds):

@@ -112,6 +112,29 @@ class _BasePrior(BaseEstimator):
             grads.append((gw, gb))
         return value, grads
 
+    def _gradient_plan(self, n_layers):
+        """Which part of the prior applies where, for the fused path.
+
+        A list of ``(prior, slot)``: ``slot`` is ``"all"`` (every weight
+        and bias), ``"input_weight"``, ``"middle"`` (everything between the
+        input weight and the output bias, contiguous in the flat layout) or
+        ``"output_bias"``. An element-wise prior applies to ``"all"``.
+        """
+        return [(self, "all")]
+
+    def _batched_value_and_grad(self):
+        """A function ``t -> (value (S,), grad)`` for tensors with a leading
+        member axis ``S``: the summed ``-log p`` of each member and the
+        gradient. Hyper-parameters are converted once, here; the default
+        calls ``_value_and_grad`` member by member."""
+
+        def fn(t):
+            pairs = [self._value_and_grad(member) for member in t]
+            return (torch.stack([v for v, _ in pairs]),
+                    torch.stack([g for _, g in pairs]))
+
+        return fn
+
     def _value_and_grad(self, param):
         """``_neg_log_prob(param)`` and its gradient (autograd fallback)."""
         leaf = param.detach().requires_grad_()
@@ -278,6 +301,27 @@ class GaussianPrior(_BasePrior):
             np.asarray(self.scale, float), param)
         return 0.5 * z.pow(2).sum()
 
+    def _batched_value_and_grad(self):
+        if self._isotropic():
+            precision = float(self.precision)
+
+            def fn(t):
+                grad = t * precision
+                return 0.5 * (grad * t).flatten(1).sum(1), grad
+
+            return fn
+        mean, scale = np.asarray(self.mean, float), np.asarray(self.scale, float)
+        cache = {}
+
+        def fn(t):
+            if t.dtype not in cache:
+                cache[t.dtype] = (_tensor(mean, t), _tensor(scale, t))
+            mu, sigma = cache[t.dtype]
+            z = (t - mu) / sigma
+            return 0.5 * z.square().flatten(1).sum(1), z / sigma
+
+        return fn
+
     def _value_and_grad(self, param):
         if self._isotropic():
             grad = param * self.precision
@@ -354,6 +398,14 @@ class LaplacePrior(_BasePrior):
 
     def _neg_log_prob(self, param):
         return param.abs().sum() / float(self.scale)
+
+    def _batched_value_and_grad(self):
+        scale = float(self.scale)
+
+        def fn(t):
+            return t.abs().flatten(1).sum(1) / scale, t.sign().div_(scale)
+
+        return fn
 
     def _value_and_grad(self, param):
         # the subgradient 0 at 0, as autograd's abs
