@@ -6,7 +6,7 @@ engine and ``TrainingProblem``. Imports only ``skbdl.utils`` and
 (``skbdl.neural_network``) build on it.
 """
 
-from ._fused import Adam, MeanFieldStack
+from ._fused import Adam
 from ._likelihood import (
     MIN_NOISE_VAR,
     Categorical,
@@ -15,6 +15,7 @@ from ._likelihood import (
     Likelihood,
     likelihood_for,
 )
+from ._mean_field import MeanFieldStack
 from ._module import (
     ACTIVATIONS,
     MLP,
