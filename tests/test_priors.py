@@ -11,7 +11,7 @@ from scipy import stats
 
 from skbdl import BayesianMLPClassifier, BayesianMLPRegressor
 from skbdl.inference import Laplace
-from skbdl.priors import GaussianPrior, LaplacePrior, LayerwisePrior, SpikeAndSlabPrior
+from skbdl.priors import GaussianPrior, LaplacePrior, SpikeAndSlabPrior
 from skbdl.utils._torch import make_generator
 
 import oracles
@@ -128,53 +128,21 @@ def test_laplace_prior_precision_starts_the_online_precisions():
                                [math.log(1 / (2 * b**2))], atol=2e-9)
 
 
-_GRAD_PRIORS = [
-    GaussianPrior(0.7),
-    GaussianPrior(0.7, mean=0.3),
-    LaplacePrior(0.5),
-    SpikeAndSlabPrior([0.9, 0.1, 0.5, 0.5], scale=[1.0, 2.0, 1.0, 0.5], mean=0.1,
-                      spike_scale=0.05),
-    LayerwisePrior(input=GaussianPrior(scale=[1.0, 2.0, 3.0, 4.0],
-                                       mean=[0.0, 0.2, -0.1, 0.0]),
-                   output_bias=GaussianPrior(2.0, mean=[0.1, 0.2, 0.3]),
-                   default=LaplacePrior(1.0)),
-]
-
-
-@pytest.mark.parametrize("prior", _GRAD_PRIORS, ids=lambda p: type(p).__name__)
-def test_closed_form_gradient_equals_autograd(prior):
-    # neg_log_prob_and_grad_layers feeds the fused training path; autograd
-    # through neg_log_prob_layers (the generic engine's energy) is the oracle
-    gen = torch.Generator().manual_seed(0)
-    layers = [(0.3 * torch.randn(6, 4, generator=gen, dtype=torch.float64),
-               torch.randn(6, generator=gen, dtype=torch.float64)),
-              (torch.randn(3, 6, generator=gen, dtype=torch.float64),
-               torch.randn(3, generator=gen, dtype=torch.float64))]
-    leaves = [(w.clone().requires_grad_(), b.clone().requires_grad_())
-              for w, b in layers]
-    value = prior.neg_log_prob_layers(leaves)
-    expected = torch.autograd.grad(value, [t for layer in leaves for t in layer])
-    got_value, got = prior.neg_log_prob_and_grad_layers(layers)
-    assert float(got_value) == pytest.approx(float(value), rel=1e-12, abs=1e-12)
-    for a, b in zip([t for layer in got for t in layer], expected, strict=True):
-        assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-12)
-
-
 def test_gradient_falls_back_to_autograd():
     # a prior without a closed form (here a subclass that only defines the
-    # density) still gets the gradient of its density
+    # density) still gets the gradient of its density, member by member
+    from skbdl.priors._elementwise import _BasePrior
+
     class Quartic(GaussianPrior):
         def _neg_log_prob(self, param):
             return param.pow(4).sum()
 
-        _value_and_grad = GaussianPrior.__mro__[1]._value_and_grad
+        _batched_value_and_grad = _BasePrior._batched_value_and_grad
 
-    w = torch.tensor([[1.0, -2.0]], dtype=torch.float64)
-    b = torch.tensor([0.5], dtype=torch.float64)
-    value, grads = Quartic().neg_log_prob_and_grad_layers([(w, b)])
-    assert float(value) == pytest.approx(1 + 16 + 0.0625)
-    assert_allclose(grads[0][0].numpy(), 4 * w.numpy() ** 3)
-    assert_allclose(grads[0][1].numpy(), 4 * b.numpy() ** 3)
+    t = torch.tensor([[[1.0, -2.0]], [[0.5, 0.0]]], dtype=torch.float64)
+    value, grad = Quartic()._batched_value_and_grad()(t)
+    assert_allclose(value.numpy(), [1 + 16, 0.0625])
+    assert_allclose(grad.numpy(), 4 * t.numpy() ** 3)
 
 
 @pytest.mark.parametrize("prior", [
@@ -185,7 +153,10 @@ def test_gradient_falls_back_to_autograd():
     SpikeAndSlabPrior(0.3, scale=2.0, mean=[0.1, 0.0, -0.2, 0.3], spike_scale=0.05),
 ], ids=lambda p: repr(p))
 def test_batched_gradient_equals_autograd_per_member(prior):
-    # the fused path's form: one call for S stacked members (S, out, in)
+    # the fused path's form: one call for S stacked members (S, out, in).
+    # Closed form and autograd evaluate the same float64 expression in a
+    # different order: they agree to ~1e-15 relative, so 1e-12 / 1e-10 (the
+    # gradient's near-cancelling mixture terms) only allow for rounding.
     t = 0.3 * torch.randn(3, 5, 4, generator=make_generator(0), dtype=torch.float64)
     value, grad = prior._batched_value_and_grad()(t)
     for k in range(3):

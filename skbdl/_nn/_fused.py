@@ -26,15 +26,18 @@ global generator, seeded per run as the engine seeds it, in the engine's
 order and layout, so both paths use the same masks.
 
 Other update rules than Adam run on the same loop (``rule``): SGLD chains
-are stacked as ensemble members are, and IVON perturbs the flat weights
-before each gradient (``skbdl/inference/_sgld_update.py`` and
-``_ivon_update.py`` hold their fused forms). A rule gets the stack and
-calls a closure that computes the batch's gradient at the stack's current
-weights, as ``torch.optim`` rules call theirs.
+are stacked as ensemble members are, IVON stacks its weight draws, and VI
+swaps in a mean-field stack (``_mean_field.py``);
+``skbdl/inference/_sgld_update.py``, ``_ivon_update.py`` and ``_vi.py`` hold
+their fused forms. A rule gets the stack and calls a closure that computes
+the batch's gradient at the stack's current weights, as ``torch.optim``
+rules call theirs. Any prior with a gradient applies: an isotropic Gaussian
+is the weight decay inside the backward pass, the others add their
+gradient (``_gradient_plan``) after it.
 
 ``fused_reason`` says when the fast path applies; anything else (callbacks,
-early stopping, non-Gaussian priors, learned or heteroscedastic noise)
-runs through the generic engine. The two paths agree to float rounding
+early stopping, priors without a gradient, learned or heteroscedastic
+noise) runs through the generic engine. The two paths agree to float rounding
 (tests/_nn/test_fused.py).
 """
 
@@ -153,6 +156,22 @@ class _AdamRule:
         return loss
 
 
+def layer_views(flat, shapes):
+    """Views ``[(W (D, out, in), b (D, out, 1)), ...]`` of flat rows ``(D, P)``.
+
+    The flat layout of every stack: each layer's weight row-major, then its
+    bias, head last (``MLP.parameters()`` order); ``shapes`` are the
+    weights' ``(out, in)``.
+    """
+    views, offset = [], 0
+    for out, n_in in shapes:
+        weight = flat[:, offset:offset + out * n_in].view(-1, out, n_in)
+        offset += out * n_in
+        views.append((weight, flat[:, offset:offset + out].view(-1, out, 1)))
+        offset += out
+    return views
+
+
 class _Stack:
     """The weights of ``S`` same-shaped MLPs on a leading member axis.
 
@@ -171,16 +190,12 @@ class _Stack:
         n_flat = sum(w.numel() + b.numel() for w, b in first)
         self.flat = torch.empty(S, n_flat, dtype=like.dtype, device=like.device)
         self.grad = torch.zeros_like(self.flat)
-        self.weights, self.biases, self.grad_w, self.grad_b = [], [], [], []
-        offset = 0
-        for i, (w, b) in enumerate(first):
-            (out, n_in), size = w.shape, w.numel()
-            for target, buf in ((self.weights, self.flat), (self.grad_w, self.grad)):
-                target.append(buf[:, offset:offset + size].view(S, out, n_in))
-            offset += size
-            for target, buf in ((self.biases, self.flat), (self.grad_b, self.grad)):
-                target.append(buf[:, offset:offset + out].view(S, out, 1))
-            offset += out
+        self.shapes = [tuple(w.shape) for w, _ in first]
+        views = layer_views(self.flat, self.shapes)
+        self.weights, self.biases = [w for w, _ in views], [b for _, b in views]
+        grads = layer_views(self.grad, self.shapes)
+        self.grad_w, self.grad_b = [w for w, _ in grads], [b for _, b in grads]
+        for i in range(len(first)):
             for k in range(S):
                 self.weights[i][k] = layers[k][i][0].detach()
                 self.biases[i][k, :, 0] = layers[k][i][1].detach()
@@ -248,14 +263,7 @@ class _Stack:
 
     def unflatten(self, flat):
         """Layers ``[(W (D, out, in), b (D, out)), ...]`` of flat rows (D, P)."""
-        layers, offset = [], 0
-        for w in self.weights:
-            out, n_in = w.shape[1:]
-            weight = flat[:, offset:offset + out * n_in].reshape(-1, out, n_in)
-            offset += out * n_in
-            layers.append((weight, flat[:, offset:offset + out]))
-            offset += out
-        return layers
+        return [(w, b[..., 0]) for w, b in layer_views(flat, self.shapes)]
 
     def write_back(self, modules):
         for k, module in enumerate(modules):
@@ -313,16 +321,15 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
     S, X, n = len(modules), problem.X, problem.n_rows
     batch = min(problem.batch_size, n)
     # N: the sum of the weights. An isotropic Gaussian prior is weight decay,
-    # added inside the backward pass; any other prior adds its closed-form
-    # gradient (``neg_log_prob_and_grad_layers``) after it.
+    # added inside the backward pass; any other prior adds its gradient,
+    # part by part (``_prior_segments``), after it.
     isotropic = type(problem.prior) is GaussianPrior and problem.prior._isotropic()
     coef = 0.0
     if prior and isotropic:
         coef = float(problem.prior.precision) / problem.n_train
-    segments = None
     stack = (_Stack if stack_type is None else stack_type)(modules)
-    if prior and not isotropic:
-        segments = _prior_segments(stack, problem.prior)
+    segments = (_prior_segments(stack, problem.prior) if prior and not isotropic
+                else None)
     # Row weights rescaled to mean one (``_engine`` derives the scaling); None
     # when unweighted, which keeps the unweighted arithmetic unchanged.
     v = None
@@ -458,7 +465,7 @@ def _prior_segments(stack, prior):
         "rest": (stack.flat[:, n_in_weight:], stack.grad[:, n_in_weight:]),
     }
     segments = []
-    for part, slot in prior._gradient_plan(len(stack.weights)):
+    for part, slot in prior._gradient_plan():
         weights, grads = views[slot]
         if weights.shape[-1] > 0:
             segments.append((part._batched_value_and_grad(), weights, grads))

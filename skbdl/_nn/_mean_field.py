@@ -7,14 +7,17 @@ reparameterisation's forward and backward passes written out by hand.
 
 import torch
 
+from ._fused import layer_views
 from ._module import ACTIVATIONS
 
 
 class MeanFieldStack:
-    """``S`` mean-field Gaussian MLPs (VI) trained with local reparameterisation.
+    """A mean-field Gaussian MLP (VI) trained with local reparameterisation.
 
-    The fused counterpart of VI's ``MeanFieldMLP``: ``flat`` ``(S, 2P)``
-    holds each network's means ``mu`` and then its ``rho`` (``sigma =
+    The fused counterpart of VI's ``MeanFieldMLP`` (one network: the noise
+    of a forward is drawn once, as ``MeanFieldMLP`` draws it, so stacked
+    networks would share it). ``flat`` ``(1, 2P)`` holds the means ``mu``
+    and then the ``rho`` (``sigma =
     softplus(rho)``), in ``MeanFieldMLP``'s flat order, and ``grad`` their
     gradients. In training the pre-activation of a layer with inputs ``h``
     is drawn as ``h mu_W^T + mu_b + sqrt(h^2 sigma_W^2^T + sigma_b^2) eps``
@@ -28,36 +31,26 @@ class MeanFieldStack:
     dropout = 0.0
 
     def __init__(self, modules, generator=None):
-        S, first = len(modules), modules[0]
-        if S != 1:  # one noise draw per forward, broadcast over the stack
+        if len(modules) != 1:  # one noise draw per forward
             raise ValueError("MeanFieldStack trains one network at a time.")
+        (first,) = modules
         P = first.mu.numel()
         self.P, self.generator = P, generator
-        self.flat = torch.cat([torch.stack([m.mu.detach() for m in modules]),
-                               torch.stack([m.rho.detach() for m in modules])], 1)
+        self.flat = torch.cat([first.mu.detach(), first.rho.detach()])[None].clone()
         self.grad = torch.zeros_like(self.flat)
-        self.rows, self.grad_rows = list(self.flat.unbind(0)), list(self.grad.unbind(0))
-        self.sigma = torch.empty(S, P, dtype=self.flat.dtype, device=self.flat.device)
+        self.rows, self.grad_rows = [self.flat[0]], [self.grad[0]]
+        self.sigma = torch.empty_like(self.flat[:, :P])
         self.var = torch.empty_like(self.sigma)
         self.grad_var = torch.zeros_like(self.sigma)
         self.shapes = list(first.shapes)
         self.name = first.activation
         self.activation = ACTIVATIONS[self.name]
         # views are made once: the buffers are updated in place
-        self.means = self._views(self.flat[:, :P])
-        self.variances = self._views(self.var)
-        self.grad_means = self._views(self.grad[:, :P])
-        self.grad_vars = self._views(self.grad_var)
+        self.means = layer_views(self.flat[:, :P], self.shapes)
+        self.variances = layer_views(self.var, self.shapes)
+        self.grad_means = layer_views(self.grad[:, :P], self.shapes)
+        self.grad_vars = layer_views(self.grad_var, self.shapes)
         self.widths = [out for out, _ in self.shapes]
-
-    def _views(self, flat):
-        views, offset = [], 0
-        for out, n_in in self.shapes:
-            w = flat[:, offset:offset + out * n_in].view(-1, out, n_in)
-            offset += out * n_in
-            views.append((w, flat[:, offset:offset + out].view(-1, out, 1)))
-            offset += out
-        return views
 
     def forward(self, xt, keep=False, train=False):
         """Latent outputs ``(S, k, n)``; drawn by local reparameterisation
@@ -115,6 +108,6 @@ class MeanFieldStack:
         torch.mul(self.grad_var, dvar, out=self.grad[:, self.P:])
 
     def write_back(self, modules):
-        for k, module in enumerate(modules):
-            module.mu.data.copy_(self.flat[k, :self.P])
-            module.rho.data.copy_(self.flat[k, self.P:])
+        (module,) = modules
+        module.mu.data.copy_(self.flat[0, :self.P])
+        module.rho.data.copy_(self.flat[0, self.P:])

@@ -195,13 +195,13 @@ class StackedIVON:
         self.clip_radius, self.debias = float(clip_radius), bool(debias)
         self.rescale_lr, self.generator = bool(rescale_lr), generator
         row = self.flat[0]
-        buf = [torch.zeros_like(row) for _ in range(5)]
-        self.momentum, self.avg_grad, self.avg_h, self.tmp, self.std = buf
+        buf = [torch.zeros_like(row) for _ in range(4)]
+        self.momentum, self.avg_grad, self.avg_h, self.tmp = buf
         self.mean = row.clone()  # the posterior mean; the rows get perturbed
         self.noise = torch.zeros_like(self.flat)
         self.total = None
         self.hess = torch.full_like(row, self.hess_init)
-        self.std.copy_(self.hess).add_(self.wd).mul_(self.ess).rsqrt_()
+        self.std = self.posterior_std()  # kept current by _update
         self.current_step = 0
 
     def posterior_std(self):

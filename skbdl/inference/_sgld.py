@@ -225,9 +225,10 @@ class SGLD(BaseInference):
         the estimator's ``lr``), which doubles the fit time.
     n_chains : int, default=1
         Independent chains from seeds derived from ``random_state``; their
-        draws are pooled. Plain MLPs with an isotropic Gaussian prior train
-        every chain at once as one stacked network (batched matrix
-        products); other configurations run the chains one by one.
+        draws are pooled. Plain MLPs (under any prior with a gradient,
+        without heteroscedastic noise) train every chain at once as one
+        stacked network (batched matrix products); other configurations
+        run the chains one by one.
     n_jobs : int, default=None
         Chains that are not stacked run in parallel with joblib; results do
         not depend on it.

@@ -11,7 +11,16 @@ from .._nn import Adam, MeanFieldStack, stacked_forward
 from ..utils._sklearn import Interval, StrOptions
 from ._base import BaseInference
 from ._ivon import diagonal_gaussian_f, gaussian_prior_precision
-from ._vi_module import DrawAveraged, MeanFieldMLP
+from ._vi_module import DrawAveraged, MeanFieldMLP, mean_field_kl
+
+
+def _diverged(lr, what):
+    """The error for a non-finite negative ELBO: it names ``lr`` and a fix."""
+    return FloatingPointError(
+        f"VI training diverged: the negative ELBO was {what}. Lower the "
+        f"estimator's learning rate (VI trains with Adam at lr): got lr={lr:g}; "
+        f"try lr={lr / 10:g}."
+    )
 
 
 class _StopOnDivergence(Callback):
@@ -23,12 +32,7 @@ class _StopOnDivergence(Callback):
     def on_epoch_end(self, net, **kwargs):
         loss = net.history[-1, "train_loss"]
         if not math.isfinite(loss):
-            raise FloatingPointError(
-                f"VI training diverged: the negative ELBO was {loss} at epoch "
-                f"{len(net.history)}. Lower the estimator's learning rate (VI "
-                f"trains with Adam at lr): got lr={self.lr:g}; try "
-                f"lr={self.lr / 10:g}."
-            )
+            raise _diverged(self.lr, f"{loss} at epoch {len(net.history)}")
 
 
 class _StackedVIAdam:
@@ -50,9 +54,7 @@ class _StackedVIAdam:
         loss = closure()
         stack, P, s2, n = self.stack, self.stack.P, self.prior_var, self.n_train
         mu, rho, sigma = stack.flat[:, :P], stack.flat[:, P:], stack.sigma
-        kl = (P * (0.5 * math.log(s2) - 0.5)
-              + ((sigma * sigma).sum(1) + (mu * mu).sum(1)) / (2.0 * s2)
-              - sigma.log().sum(1))
+        kl = mean_field_kl(mu, sigma, s2)
         stack.grad[:, :P].add_(mu, alpha=1.0 / (s2 * n))
         stack.grad[:, P:].addcmul_(sigma / s2 - 1.0 / sigma, torch.sigmoid(rho),
                                    value=1.0 / n)
@@ -64,11 +66,7 @@ class _StackedVIAdam:
     def end_epoch(self):
         """Raise a ``FloatingPointError`` naming ``lr`` after a non-finite epoch."""
         if not torch.isfinite(self.total).all():
-            raise FloatingPointError(
-                f"VI training diverged: the negative ELBO was not finite. Lower "
-                f"the estimator's learning rate (VI trains with Adam at lr): got "
-                f"lr={self.lr:g}; try lr={self.lr / 10:g}."
-            )
+            raise _diverged(self.lr, "not finite")
         self.total = None
 
 

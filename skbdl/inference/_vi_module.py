@@ -35,6 +35,14 @@ def inverse_softplus(x):
     return x + math.log(-math.expm1(-x))
 
 
+def mean_field_kl(mu, sigma, prior_var):
+    """``KL(prod_i N(mu_i, sigma_i^2) || N(0, prior_var I))``, summed over the
+    last axis (one value per leading index)."""
+    const = mu.shape[-1] * (0.5 * math.log(prior_var) - 0.5)
+    squares = (sigma * sigma).sum(-1) + (mu * mu).sum(-1)
+    return const + squares / (2.0 * prior_var) - sigma.log().sum(-1)
+
+
 class MeanFieldMLP(nn.Module):
     """The ``MLP`` architecture with a mean-field Gaussian on every weight.
 
@@ -140,10 +148,7 @@ class MeanFieldMLP(nn.Module):
         Per weight: ``log(s / sigma) + (sigma^2 + mu^2) / (2 s^2) - 1/2``
         with ``s^2 = prior_var``.
         """
-        sigma = self.std()
-        const = self.mu.numel() * (0.5 * math.log(prior_var) - 0.5)
-        squares = torch.dot(sigma, sigma) + torch.dot(self.mu, self.mu)
-        return const + squares / (2.0 * prior_var) - sigma.log().sum()
+        return mean_field_kl(self.mu, self.std(), prior_var)
 
 
 class _DrawMeanCriterion(nn.Module):

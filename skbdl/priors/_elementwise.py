@@ -85,37 +85,13 @@ class _BasePrior(BaseEstimator):
         """
         return self.neg_log_prob([p for layer in layers for p in layer])
 
-    def neg_log_prob_and_grad_layers(self, layers):
-        """``neg_log_prob_layers`` and its gradient, without autograd.
-
-        The fused training path (``skbdl._nn._fused``) adds this gradient to
-        the data term's at every step; priors with a closed-form gradient
-        override ``_value_and_grad``, the others fall back to autograd.
-
-        Parameters
-        ----------
-        layers : list of (torch.Tensor, torch.Tensor)
-            ``(weight, bias)`` of every linear layer, head last.
-
-        Returns
-        -------
-        value : torch.Tensor
-            A scalar tensor, ``neg_log_prob_layers(layers)``.
-        grads : list of (torch.Tensor, torch.Tensor)
-            The gradient with respect to every weight and bias.
-        """
-        value, grads = 0.0, []
-        for w, b in layers:
-            vw, gw = self._value_and_grad(w)
-            vb, gb = self._value_and_grad(b)
-            value = value + vw + vb
-            grads.append((gw, gb))
-        return value, grads
-
-    def _gradient_plan(self, n_layers):
+    def _gradient_plan(self):
         """Which part of the prior applies where, for the fused path.
 
-        A list of ``(prior, slot)``: ``slot`` is ``"all"`` (every weight
+        The fused training path (``skbdl._nn._fused``) adds the prior's
+        gradient to the data term's at every step, one part at a time, each
+        on a contiguous view of the stacked weights. A list of
+        ``(prior, slot)``: ``slot`` is ``"all"`` (every weight
         and bias), ``"input_weight"``, ``"middle"`` (everything between the
         input weight and the output bias, contiguous in the flat layout) or
         ``"output_bias"``. An element-wise prior applies to ``"all"``.
@@ -125,8 +101,9 @@ class _BasePrior(BaseEstimator):
     def _batched_value_and_grad(self):
         """A function ``t -> (value (S,), grad)`` for tensors with a leading
         member axis ``S``: the summed ``-log p`` of each member and the
-        gradient. Hyper-parameters are converted once, here; the default
-        calls ``_value_and_grad`` member by member."""
+        gradient. Priors with a closed form override it (converting their
+        hyper-parameters once, here); the default differentiates
+        ``_neg_log_prob`` by autograd, member by member."""
 
         def fn(t):
             pairs = [self._value_and_grad(member) for member in t]
@@ -314,21 +291,15 @@ class GaussianPrior(_BasePrior):
         cache = {}
 
         def fn(t):
-            if t.dtype not in cache:
-                cache[t.dtype] = (_tensor(mean, t), _tensor(scale, t))
-            mu, sigma = cache[t.dtype]
+            key = (t.dtype, t.device)
+            if key not in cache:
+                cache[key] = (_tensor(mean, t), _tensor(scale, t))
+            mu, sigma = cache[key]
             z = (t - mu) / sigma
             return 0.5 * z.square().flatten(1).sum(1), z / sigma
 
         return fn
 
-    def _value_and_grad(self, param):
-        if self._isotropic():
-            grad = param * self.precision
-            return 0.5 * torch.dot(grad.reshape(-1), param.reshape(-1)), grad
-        scale = _tensor(np.asarray(self.scale, float), param)
-        z = (param - _tensor(np.asarray(self.mean, float), param)) / scale
-        return 0.5 * z.pow(2).sum(), z / scale
 
     def sample(self, shape, generator):
         """Draw weights from the prior.
@@ -402,14 +373,10 @@ class LaplacePrior(_BasePrior):
     def _batched_value_and_grad(self):
         scale = float(self.scale)
 
-        def fn(t):
+        def fn(t):  # the subgradient 0 at 0, as autograd's abs
             return t.abs().flatten(1).sum(1) / scale, t.sign().div_(scale)
 
         return fn
-
-    def _value_and_grad(self, param):
-        # the subgradient 0 at 0, as autograd's abs
-        return param.abs().sum() / float(self.scale), param.sign() / float(self.scale)
 
     def sample(self, shape, generator):
         """Draw weights from the prior.

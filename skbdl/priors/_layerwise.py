@@ -136,11 +136,11 @@ class SpikeAndSlabPrior(_BasePrior):
         slab, spike = self._log_components(param)
         return -torch.logaddexp(slab, spike).sum()
 
-    def _gradient_plan(self, n_layers):
-        return LayerwisePrior(input=self)._gradient_plan(n_layers)
+    def _gradient_plan(self):
+        return LayerwisePrior(input=self)._gradient_plan()
 
     def _batched_value_and_grad(self):
-        # the closed form of _value_and_grad on (S, out, in) in few ops, its
+        # the gradient of _neg_log_prob on (S, out, in) in few ops, its
         # constants made once. With ss_i the sum of squares of column i (of
         # W - mean for the slab), slab_i = a_i - ss_i / (2 sigma_i^2) and
         # spike_i = b_i - ss_i / (2 s0^2); the gradient of column i is
@@ -150,7 +150,8 @@ class SpikeAndSlabPrior(_BasePrior):
         zero_mean = bool((np.asarray(self.mean) == 0).all())
 
         def constants(t):
-            if t.dtype not in cache:
+            key = (t.dtype, t.device)
+            if key not in cache:
                 rho = _tensor(np.asarray(self.inclusion_prob, float), t)
                 mu = _tensor(np.asarray(self.mean, float), t)
                 sigma = _tensor(np.asarray(self.scale, float), t)
@@ -159,9 +160,9 @@ class SpikeAndSlabPrior(_BasePrior):
                 log_spike = (torch.log1p(-rho) - n * (0.5 * np.log(1.0 / inv_s0)
                                                       + _LOG_SQRT_2PI))
                 inv_s = (1.0 / sigma**2).expand(t.shape[-1])
-                cache[t.dtype] = (mu, inv_s, log_slab.expand(t.shape[-1]),
-                                  log_spike.expand(t.shape[-1]))
-            return cache[t.dtype]
+                cache[key] = (mu, inv_s, log_slab.expand(t.shape[-1]),
+                              log_spike.expand(t.shape[-1]))
+            return cache[key]
 
         def fn(t):
             mu, inv_s, log_slab, log_spike = constants(t)
@@ -179,37 +180,6 @@ class SpikeAndSlabPrior(_BasePrior):
             return -total.sum(-1), grad
 
         return fn
-
-    def _value_and_grad(self, param):
-        if param.dim() < 2:
-            return super()._value_and_grad(param)  # raises _neg_log_prob's error
-        # d/dW_ji of -logaddexp(slab_i, spike_i): the responsibilities r_i
-        # weigh the two Gaussian gradients of column i
-        mu = _tensor(np.asarray(self.mean, float), param)
-        sigma = _tensor(np.asarray(self.scale, float), param)
-        slab, spike = self._log_components(param)
-        total = torch.logaddexp(slab, spike)
-        r = torch.exp(slab - total).unsqueeze(-2)
-        s0 = float(self.spike_scale)
-        grad = r * (param - mu) / sigma**2 + (1.0 - r) * param / s0**2
-        return -total.sum(), grad
-
-    def neg_log_prob_and_grad_layers(self, layers):
-        """``neg_log_prob_layers`` and its gradient, without autograd.
-
-        Parameters
-        ----------
-        layers : list of (torch.Tensor, torch.Tensor)
-            ``(weight, bias)`` of every linear layer, head last.
-
-        Returns
-        -------
-        value : torch.Tensor
-            A scalar tensor.
-        grads : list of (torch.Tensor, torch.Tensor)
-            The gradient with respect to every weight and bias.
-        """
-        return LayerwisePrior(input=self).neg_log_prob_and_grad_layers(layers)
 
     def inclusion_probability(self, weight):
         """Posterior inclusion probability ``P(gamma_i = 1 | W)`` of each feature.
@@ -450,34 +420,12 @@ class LayerwisePrior(_BasePrior):
         return sum(part.neg_log_prob([t]) for parts, layer in zip(plan, layers)
                    for part, t in zip(parts, layer))
 
-    def _gradient_plan(self, n_layers):
+    def _gradient_plan(self):
         parts = self._parts()
         if parts["output_bias"] is parts["default"]:  # one contiguous segment
             return [(parts["input"], "input_weight"), (parts["default"], "rest")]
         return [(parts["input"], "input_weight"), (parts["default"], "middle"),
                 (parts["output_bias"], "output_bias")]
-
-    def neg_log_prob_and_grad_layers(self, layers):
-        """``neg_log_prob_layers`` and its gradient, each part its own.
-
-        Parameters
-        ----------
-        layers : list of (torch.Tensor, torch.Tensor)
-            ``(weight, bias)`` of every linear layer, head last.
-
-        Returns
-        -------
-        value : torch.Tensor
-            A scalar tensor.
-        grads : list of (torch.Tensor, torch.Tensor)
-            The gradient with respect to every weight and bias.
-        """
-        value, grads = 0.0, []
-        for parts, layer in zip(self._assign(len(layers)), layers):
-            pairs = [part._value_and_grad(t) for part, t in zip(parts, layer)]
-            value = value + pairs[0][0] + pairs[1][0]
-            grads.append((pairs[0][1], pairs[1][1]))
-        return value, grads
 
     def sample(self, shape, generator):
         """Draw a tensor from the ``default`` part.
