@@ -301,7 +301,9 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
         returns the per-run energy, shape (S,)) as often as it needs and
         then updates ``stack.flat`` in place; ``noise_var`` is the Gaussian
         noise variance of each run, shape (S, 1), or None. Its optional
-        ``end_epoch()`` runs after every epoch (e.g. a divergence check).
+        ``end_epoch(losses)`` runs after every epoch, before the noise
+        refit, with the epoch's mean energy of each run (S,): a rule raises
+        its divergence error there when one is not finite.
         None: Adam at
         ``problem.lr`` (``state`` is only used then).
     prior : bool, default=True
@@ -426,11 +428,11 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
                 for fn in on_step:
                     fn(stack, step)
                 step += 1
-            if hasattr(optimizer, "end_epoch"):
-                optimizer.end_epoch()
-            refit()
             epoch_losses = np.average(torch.stack(losses).double().cpu().numpy(),
                                       axis=0, weights=sizes)
+            if hasattr(optimizer, "end_epoch"):
+                optimizer.end_epoch(epoch_losses)
+            refit()
             for curve, value in zip(curves, epoch_losses):
                 curve.append(float(value))
             if problem.verbose:

@@ -23,6 +23,7 @@ draws and gradients (tests/inference/test_ivon.py).
 
 import math
 
+import numpy as np
 import torch
 
 
@@ -172,8 +173,8 @@ class StackedIVON:
     posterior, so ``mc_samples`` draws cost about what an ensemble of that
     many networks costs, not ``mc_samples`` sequential steps. The update is
     written with in-place ops on preallocated buffers (a step on a small MLP
-    costs its number of ops), and the Hessian estimate is checked once per
-    epoch (``end_epoch``) instead of after every step. Arguments as
+    costs its number of ops), and the loss and the Hessian estimate are
+    checked once per epoch (``end_epoch``) instead of after every step. Arguments as
     ``IVONUpdate``; the iterates agree with it to float rounding
     (tests/_nn/test_fused.py).
     """
@@ -199,7 +200,6 @@ class StackedIVON:
         self.momentum, self.avg_grad, self.avg_h, self.tmp = buf
         self.mean = row.clone()  # the posterior mean; the rows get perturbed
         self.noise = torch.zeros_like(self.flat)
-        self.total = None
         self.hess = torch.full_like(row, self.hess_init)
         self.std = self.posterior_std()  # kept current by _update
         self.current_step = 0
@@ -221,7 +221,6 @@ class StackedIVON:
         noise.mul_(self.std)
         torch.add(self.mean, noise, out=flat)
         loss = closure()
-        self.total = loss if self.total is None else self.total + loss
         if self.mc_samples == 1:
             avg_grad = grad[0]
             torch.mul(noise[0] if self.hess_approx == "price" else grad[0], grad[0],
@@ -258,14 +257,13 @@ class StackedIVON:
             self.mean.addcdiv_(direction, tmp, value=-lr / debias)
         torch.mul(tmp, self.ess, out=self.std).rsqrt_()
 
-    def end_epoch(self):
+    def end_epoch(self, losses):
         """Write the mean back to every row; raise ``IVONDivergedError`` on a
-        non-finite loss or a non-finite or non-positive ``h`` in the epoch."""
+        non-finite epoch loss or a non-finite or non-positive ``h``."""
         self.flat.copy_(self.mean.expand_as(self.flat))
-        if self.total is not None and not torch.isfinite(self.total).all():
+        if not np.isfinite(losses).all():
             raise IVONDivergedError(
                 f"non-finite loss in the epoch ending at step {self.current_step}")
-        self.total = None
         if not torch.isfinite(self.hess).all() or (self.hess + self.wd <= 0).any():
             raise IVONDivergedError(
                 f"non-finite or non-positive Hessian estimate by step "

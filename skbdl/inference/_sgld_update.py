@@ -25,6 +25,7 @@ measured on the conjugate linear model in tests/inference/test_sgld.py.
 
 import math
 
+import numpy as np
 import torch
 
 
@@ -202,6 +203,12 @@ class StackedSGLD:
         self.square_avg = torch.zeros_like(stack.flat)
         self.current_step = 0
 
+    def end_epoch(self, losses):
+        """Raise ``SGLDDivergedError`` when a chain's epoch energy is not finite."""
+        if not np.isfinite(losses).all():
+            raise SGLDDivergedError(
+                f"non-finite energy in the epoch ending at step {self.current_step}")
+
     def _noise(self):
         for generator, row in zip(self.generators, self.xi):
             torch.randn(row.shape, generator=generator, out=row)
@@ -210,9 +217,6 @@ class StackedSGLD:
     def step(self, closure, noise_var=None):
         """One step of every chain at the gradient ``closure`` leaves."""
         loss = closure()
-        if not torch.isfinite(loss).all():
-            raise SGLDDivergedError(
-                f"non-finite energy at step {self.current_step + 1}")
         k = min(self.current_step, len(self.steps) - 1)
         h = self.steps[k]
         if self.scale_by_noise and noise_var is not None:

@@ -4,6 +4,7 @@ import functools
 import math
 from numbers import Integral, Real
 
+import numpy as np
 import torch
 from skorch.callbacks import Callback
 
@@ -48,7 +49,6 @@ class _StackedVIAdam:
         self.stack, self.lr = stack, float(lr)
         self.prior_var, self.n_train = float(prior_var), float(n_train)
         self.adam = Adam(stack.rows, lr)
-        self.total = None
 
     def step(self, closure, noise_var=None):
         loss = closure()
@@ -60,14 +60,12 @@ class _StackedVIAdam:
                                    value=1.0 / n)
         loss = loss + kl / n
         self.adam.step(stack.grad_rows)
-        self.total = loss if self.total is None else self.total + loss
         return loss
 
-    def end_epoch(self):
+    def end_epoch(self, losses):
         """Raise a ``FloatingPointError`` naming ``lr`` after a non-finite epoch."""
-        if not torch.isfinite(self.total).all():
+        if not np.isfinite(losses).all():
             raise _diverged(self.lr, "not finite")
-        self.total = None
 
 
 def _prior_var(prior):
