@@ -137,12 +137,13 @@ def test_gradient_falls_back_to_autograd():
         def _neg_log_prob(self, param):
             return param.pow(4).sum()
 
-        _batched_value_and_grad = _BasePrior._batched_value_and_grad
+        _batched_energy = _BasePrior._batched_energy
 
     t = torch.tensor([[[1.0, -2.0]], [[0.5, 0.0]]], dtype=torch.float64)
-    value, grad = Quartic()._batched_value_and_grad()(t)
+    grad = torch.ones_like(t)  # the gradient is added, times alpha
+    value = Quartic()._batched_energy()(t, grad, 2.0)
     assert_allclose(value.numpy(), [1 + 16, 0.0625])
-    assert_allclose(grad.numpy(), 4 * t.numpy() ** 3)
+    assert_allclose(grad.numpy(), 1 + 2 * 4 * t.numpy() ** 3)
 
 
 @pytest.mark.parametrize("prior", [
@@ -158,7 +159,9 @@ def test_batched_gradient_equals_autograd_per_member(prior):
     # different order: they agree to ~1e-15 relative, so 1e-12 / 1e-10 (the
     # gradient's near-cancelling mixture terms) only allow for rounding.
     t = 0.3 * torch.randn(3, 5, 4, generator=make_generator(0), dtype=torch.float64)
-    value, grad = prior._batched_value_and_grad()(t)
+    grad = torch.full_like(t, 0.25)  # the gradient is added, times alpha
+    value = prior._batched_energy()(t, grad, 0.5)
+    grad = (grad - 0.25) / 0.5
     for k in range(3):
         leaf = t[k].clone().requires_grad_()
         expected = prior._neg_log_prob(leaf)

@@ -235,19 +235,23 @@ class _Stack:
         return (h, (inputs, pre, acts, masks)) if keep else h
 
     def backward(self, grad_f, saved, ones, coef):
-        """Fill ``self.grad``: the data term plus ``coef * w`` (the prior).
+        """Fill ``self.grad``: the data term plus ``coef * w`` (weight decay).
 
         ``grad_f`` ``(S, k, n)`` is the gradient of the batch's mean NLL at
         the latent outputs; ``saved`` is what ``forward(keep=True)``
         returned; ``ones`` is an ``(S, n, 1)`` column for the bias sums.
+        ``coef`` is one float for every weight and bias, or a
+        ``(weight, bias)`` pair of floats per layer.
         """
+        coefs = coef if isinstance(coef, list) else [(coef, coef)] * len(self.weights)
         inputs, pre, acts, masks = saved
         g = grad_f
         for i in range(len(self.weights) - 1, -1, -1):
             w = self.weights[i]
-            torch.baddbmm(w, g, inputs[i].transpose(1, 2), beta=coef,
+            torch.baddbmm(w, g, inputs[i].transpose(1, 2), beta=coefs[i][0],
                           out=self.grad_w[i])
-            torch.baddbmm(self.biases[i], g, ones, beta=coef, out=self.grad_b[i])
+            torch.baddbmm(self.biases[i], g, ones, beta=coefs[i][1],
+                          out=self.grad_b[i])
             if i > 0:
                 g = torch.bmm(w.transpose(1, 2), g)
                 if masks:
@@ -322,16 +326,10 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
     """
     S, X, n = len(modules), problem.X, problem.n_rows
     batch = min(problem.batch_size, n)
-    # N: the sum of the weights. An isotropic Gaussian prior is weight decay,
-    # added inside the backward pass; any other prior adds its gradient,
-    # part by part (``_prior_segments``), after it.
-    isotropic = type(problem.prior) is GaussianPrior and problem.prior._isotropic()
-    coef = 0.0
-    if prior and isotropic:
-        coef = float(problem.prior.precision) / problem.n_train
     stack = (_Stack if stack_type is None else stack_type)(modules)
-    segments = (_prior_segments(stack, problem.prior) if prior and not isotropic
-                else None)
+    coef, prior_energy = 0.0, None
+    if prior:
+        coef, prior_energy = _prior_terms(stack, problem.prior, problem.n_train)
     # Row weights rescaled to mean one (``_engine`` derives the scaling); None
     # when unweighted, which keeps the unweighted arithmetic unchanged.
     v = None
@@ -419,9 +417,7 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
                     if vb is not None:
                         grad_f = grad_f * vb
                     stack.backward(grad_f, saved, ones_b, coef)
-                    if segments:
-                        return nll + _add_prior_grad(segments, problem.n_train)
-                    return nll + 0.5 * coef * stack.sum_squares() if coef else nll
+                    return nll if prior_energy is None else nll + prior_energy()
 
                 losses.append(optimizer.step(closure, noise_var))
                 sizes.append(nb)
@@ -450,10 +446,18 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
     return curves
 
 
-def _prior_segments(stack, prior):
-    """``(fn, weights, grads)`` per part of ``prior._gradient_plan``: views
-    of the stacked weights (all members at once) and of their gradients,
-    and the part's ``_batched_value_and_grad`` function."""
+def _prior_terms(stack, prior, n_train):
+    """The prior's share of every step, part by part of ``prior._gradient_plan``.
+
+    Returns ``(coef, energy)``. Isotropic zero-mean Gaussian parts are
+    weight decay: ``coef`` (a float for every weight, or a ``(weight,
+    bias)`` pair per layer) goes to ``stack.backward``, which adds ``coef *
+    w`` inside its matmuls at no extra cost. ``energy()``, called after the
+    backward pass, adds every other part's ``grad(-log p) / N`` to
+    ``stack.grad`` (its ``_batched_energy`` on a contiguous view of
+    the stacked weights, all members at once) and returns ``-log p / N`` of
+    every member, shape (S,).
+    """
     P = stack.flat.shape[1]
     n_in_weight = stack.weights[0][0].numel()
     n_out_bias = stack.biases[-1].shape[1]
@@ -466,23 +470,39 @@ def _prior_segments(stack, prior):
                         stack.grad[:, P - n_out_bias:]),
         "rest": (stack.flat[:, n_in_weight:], stack.grad[:, n_in_weight:]),
     }
-    segments = []
+    # the tensors each slot covers, as (layer, 0 weight / 1 bias), flat order
+    tensors = [(i, j) for i in range(len(stack.weights)) for j in (0, 1)]
+    covers = {"all": tensors, "input_weight": tensors[:1], "middle": tensors[1:-1],
+              "output_bias": tensors[-1:], "rest": tensors[1:]}
+    coefs = [[0.0, 0.0] for _ in stack.weights]
+    segments, decayed = [], []
     for part, slot in prior._gradient_plan():
         weights, grads = views[slot]
-        if weights.shape[-1] > 0:
-            segments.append((part._batched_value_and_grad(), weights, grads))
-    return segments
+        if weights.shape[-1] == 0:
+            continue
+        if type(part) is GaussianPrior and part._isotropic():
+            c = float(part.precision) / n_train
+            for i, j in covers[slot]:
+                coefs[i][j] = c
+            decayed.append((c, weights.flatten(1), slot))
+        else:
+            segments.append((part._batched_energy(), weights, grads))
+    if not segments and [slot for _, _, slot in decayed] == ["all"]:
+        c = decayed[0][0]  # one isotropic Gaussian: plain weight decay
+        return c, lambda: 0.5 * c * stack.sum_squares()
 
+    def energy():
+        total = None
+        for fn, weights, grads in segments:
+            value = fn(weights, grads, 1.0 / n_train)
+            total = value if total is None else total + value
+        total = total / n_train
+        for c, weights, _ in decayed:
+            norm = torch.linalg.vector_norm(weights, dim=1)
+            total = torch.addcmul(total, norm, norm, value=0.5 * c)
+        return total
 
-def _add_prior_grad(segments, n_train):
-    """Add ``grad(-log p) / N`` to the stack's gradient; return ``-log p / N``
-    of every member, shape (S,)."""
-    total = 0.0
-    for fn, weights, grads in segments:
-        value, grad = fn(weights)
-        grads.add_(grad, alpha=1.0 / n_train)
-        total = total + value
-    return total / n_train
+    return [tuple(pair) for pair in coefs], energy
 
 
 def _print_epoch(epoch, max_epochs, losses, labels, seconds):

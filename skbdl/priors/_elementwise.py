@@ -98,17 +98,18 @@ class _BasePrior(BaseEstimator):
         """
         return [(self, "all")]
 
-    def _batched_value_and_grad(self):
-        """A function ``t -> (value (S,), grad)`` for tensors with a leading
-        member axis ``S``: the summed ``-log p`` of each member and the
-        gradient. Priors with a closed form override it (converting their
+    def _batched_energy(self):
+        """A function ``fn(t, out, alpha) -> value`` for tensors ``t`` with a
+        leading member axis ``S``: it adds ``alpha * grad(-log p)(t)`` to
+        ``out`` in place and returns the summed ``-log p`` of each member,
+        shape (S,). Priors with a closed form override it (converting their
         hyper-parameters once, here); the default differentiates
         ``_neg_log_prob`` by autograd, member by member."""
 
-        def fn(t):
+        def fn(t, out, alpha):
             pairs = [self._value_and_grad(member) for member in t]
-            return (torch.stack([v for v, _ in pairs]),
-                    torch.stack([g for _, g in pairs]))
+            out.add_(torch.stack([g for _, g in pairs]), alpha=alpha)
+            return torch.stack([v for v, _ in pairs])
 
         return fn
 
@@ -278,28 +279,28 @@ class GaussianPrior(_BasePrior):
             np.asarray(self.scale, float), param)
         return 0.5 * z.pow(2).sum()
 
-    def _batched_value_and_grad(self):
+    def _batched_energy(self):
         if self._isotropic():
             precision = float(self.precision)
 
-            def fn(t):
-                grad = t * precision
-                return 0.5 * (grad * t).flatten(1).sum(1), grad
+            def fn(t, out, alpha):
+                out.add_(t, alpha=alpha * precision)
+                return 0.5 * precision * t.flatten(1).square().sum(1)
 
             return fn
         mean, scale = np.asarray(self.mean, float), np.asarray(self.scale, float)
         cache = {}
 
-        def fn(t):
+        def fn(t, out, alpha):
             key = (t.dtype, t.device)
             if key not in cache:
                 cache[key] = (_tensor(mean, t), _tensor(scale, t))
             mu, sigma = cache[key]
             z = (t - mu) / sigma
-            return 0.5 * z.square().flatten(1).sum(1), z / sigma
+            out.addcdiv_(z, sigma, value=alpha)
+            return 0.5 * z.square().flatten(1).sum(1)
 
         return fn
-
 
     def sample(self, shape, generator):
         """Draw weights from the prior.
@@ -370,11 +371,12 @@ class LaplacePrior(_BasePrior):
     def _neg_log_prob(self, param):
         return param.abs().sum() / float(self.scale)
 
-    def _batched_value_and_grad(self):
+    def _batched_energy(self):
         scale = float(self.scale)
 
-        def fn(t):  # the subgradient 0 at 0, as autograd's abs
-            return t.abs().flatten(1).sum(1) / scale, t.sign().div_(scale)
+        def fn(t, out, alpha):  # the subgradient 0 at 0, as autograd's abs
+            out.add_(t.sign(), alpha=alpha / scale)
+            return t.abs().flatten(1).sum(1) / scale
 
         return fn
 

@@ -404,7 +404,7 @@ _PRIORS = {
                                     (BayesianMLPRegressor, Y_REG)])
 def test_fused_priors_equal_the_engine(Est, y, method, prior, monkeypatch):
     # the closed-form prior gradients (_gradient_plan and each part's
-    # _batched_value_and_grad) against autograd through neg_log_prob_layers
+    # _batched_energy) against autograd through neg_log_prob_layers
     # in the engine; a wrong gradient,
     # a missing 1/N or a prior left out moves the weights by 1e-3 or more
     from skbdl.inference import SGLD
@@ -429,14 +429,18 @@ class _Quartic(GaussianPrior):
     def _neg_log_prob(self, param):
         return param.pow(4).sum()
 
-    def _batched_value_and_grad(self):
+    def _batched_energy(self):
         from skbdl.priors._elementwise import _BasePrior
 
-        return _BasePrior._batched_value_and_grad(self)
+        return _BasePrior._batched_energy(self)
 
 
 @pytest.mark.parametrize("prior", [
-    GaussianPrior(0.7, mean=0.3), LaplacePrior(0.5), _Quartic(),
+    GaussianPrior(0.7), GaussianPrior(0.7, mean=0.3), LaplacePrior(0.5), _Quartic(),
+    # isotropic Gaussian parts (weight decay in the backward pass) on the
+    # middle and the output bias, a gradient part on the input weight
+    LayerwisePrior(input=LaplacePrior(0.5), output_bias=GaussianPrior(2.0),
+                   default=GaussianPrior(0.5)),
     SpikeAndSlabPrior([0.9, 0.1, 0.5, 0.5], scale=[1.0, 2.0, 1.0, 0.5], mean=0.1,
                       spike_scale=0.05),
     LayerwisePrior(input=GaussianPrior(scale=[1.0, 2.0, 3.0, 4.0],
@@ -448,15 +452,22 @@ class _Quartic(GaussianPrior):
 def test_prior_segments_give_the_gradient_of_neg_log_prob_layers(prior, hidden):
     # the fused path's prior term on a stack of two float64 networks: every
     # part on its slot of the flat weights (input weight, rest, middle,
-    # output bias) against autograd through neg_log_prob_layers, member by
-    # member. Both evaluate the same float64 expressions in another order,
-    # so they agree to rounding (~1e-15); 1e-12 leaves room for it only.
+    # output bias), as weight decay or as a gradient, against autograd
+    # through neg_log_prob_layers, member by member. Both evaluate the same
+    # float64 expressions in another order, so they agree to rounding
+    # (~1e-15); 1e-12 leaves room for it only.
     modules = []
     for seed in range(2):
         torch.manual_seed(seed)
         modules.append(MLP(4, hidden, 3, "relu").double())
     stack = _fused._Stack(modules)
-    values = _fused._add_prior_grad(_fused._prior_segments(stack, prior), 1.0)
+    # a backward pass without data: only the prior's weight decay parts
+    x = torch.zeros(2, 4, 3, dtype=torch.float64)
+    _, saved = stack.forward(x, keep=True, train=True)
+    coef, energy = _fused._prior_terms(stack, prior, 1.0)
+    stack.backward(torch.zeros(2, 3, 3, dtype=torch.float64), saved,
+                   torch.ones(2, 3, 1, dtype=torch.float64), coef)
+    values = energy()
     for k, module in enumerate(modules):
         leaves = [(w.detach().clone().requires_grad_(),
                    b.detach().clone().requires_grad_()) for w, b in module.layers()]
