@@ -141,7 +141,8 @@ def test_gradient_falls_back_to_autograd():
 
     t = torch.tensor([[[1.0, -2.0]], [[0.5, 0.0]]], dtype=torch.float64)
     grad = torch.ones_like(t)  # the gradient is added, times alpha
-    value = Quartic()._batched_energy()(t, grad, 2.0)
+    step, values = Quartic()._batched_energy()
+    value = values([step(t, grad, 2.0)])[0]
     assert_allclose(value.numpy(), [1 + 16, 0.0625])
     assert_allclose(grad.numpy(), 1 + 2 * 4 * t.numpy() ** 3)
 
@@ -152,6 +153,7 @@ def test_gradient_falls_back_to_autograd():
     LaplacePrior(0.5),
     SpikeAndSlabPrior([0.9, 0.1, 0.5, 0.5], scale=[1.0, 2.0, 1.0, 0.5]),
     SpikeAndSlabPrior(0.3, scale=2.0, mean=[0.1, 0.0, -0.2, 0.3], spike_scale=0.05),
+    SpikeAndSlabPrior([0.9, 0.1, 0.5, 0.5], scale=2.0, spike_scale=0.05),
 ], ids=lambda p: repr(p))
 def test_batched_gradient_equals_autograd_per_member(prior):
     # the fused path's form: one call for S stacked members (S, out, in).
@@ -160,12 +162,16 @@ def test_batched_gradient_equals_autograd_per_member(prior):
     # gradient's near-cancelling mixture terms) only allow for rounding.
     t = 0.3 * torch.randn(3, 5, 4, generator=make_generator(0), dtype=torch.float64)
     grad = torch.full_like(t, 0.25)  # the gradient is added, times alpha
-    value = prior._batched_energy()(t, grad, 0.5)
+    step, values = prior._batched_energy()
+    kept = [step(t, grad, 0.5), step(2 * t, torch.zeros_like(t), 1.0)]
+    value, value_2t = values(kept)  # the values of both steps, in order
     grad = (grad - 0.25) / 0.5
     for k in range(3):
         leaf = t[k].clone().requires_grad_()
         expected = prior._neg_log_prob(leaf)
         (expected_grad,) = torch.autograd.grad(expected, leaf)
         assert float(value[k]) == pytest.approx(float(expected), rel=1e-12)
+        assert float(value_2t[k]) == pytest.approx(
+            float(prior._neg_log_prob(2 * t[k])), rel=1e-12)
         assert_allclose(grad[k].numpy(), expected_grad.numpy(), rtol=1e-10,
                         atol=1e-12)

@@ -327,9 +327,8 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
     S, X, n = len(modules), problem.X, problem.n_rows
     batch = min(problem.batch_size, n)
     stack = (_Stack if stack_type is None else stack_type)(modules)
-    coef, prior_energy = 0.0, None
-    if prior:
-        coef, prior_energy = _prior_terms(stack, problem.prior, problem.n_train)
+    prior_term = _PriorTerm(stack, problem.prior, problem.n_train) if prior else None
+    coef = 0.0 if prior_term is None else prior_term.coef
     # Row weights rescaled to mean one (``_engine`` derives the scaling); None
     # when unweighted, which keeps the unweighted arithmetic unchanged.
     v = None
@@ -417,15 +416,20 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
                     if vb is not None:
                         grad_f = grad_f * vb
                     stack.backward(grad_f, saved, ones_b, coef)
-                    return nll if prior_energy is None else nll + prior_energy()
+                    if prior_term is not None:
+                        prior_term.step()
+                    return nll
 
                 losses.append(optimizer.step(closure, noise_var))
                 sizes.append(nb)
                 for fn in on_step:
                     fn(stack, step)
                 step += 1
-            epoch_losses = np.average(torch.stack(losses).double().cpu().numpy(),
-                                      axis=0, weights=sizes)
+            energies = torch.stack(losses)  # (steps, S): the NLL terms
+            if prior_term is not None:  # plus -log p / N at every step
+                energies = energies + prior_term.epoch_values(len(losses))
+            epoch_losses = np.average(energies.double().cpu().numpy(), axis=0,
+                                      weights=sizes)
             if hasattr(optimizer, "end_epoch"):
                 optimizer.end_epoch(epoch_losses)
             refit()
@@ -446,63 +450,85 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
     return curves
 
 
-def _prior_terms(stack, prior, n_train):
+class _PriorTerm:
     """The prior's share of every step, part by part of ``prior._gradient_plan``.
 
-    Returns ``(coef, energy)``. Isotropic zero-mean Gaussian parts are
-    weight decay: ``coef`` (a float for every weight, or a ``(weight,
-    bias)`` pair per layer) goes to ``stack.backward``, which adds ``coef *
-    w`` inside its matmuls at no extra cost. ``energy()``, called after the
-    backward pass, adds every other part's ``grad(-log p) / N`` to
-    ``stack.grad`` (its ``_batched_energy`` on a contiguous view of
-    the stacked weights, all members at once) and returns ``-log p / N`` of
-    every member, shape (S,).
+    Isotropic zero-mean Gaussian parts are weight decay: ``coef`` (a float
+    for every weight, or a ``(weight, bias)`` pair per layer) goes to
+    ``stack.backward``, which adds ``coef * w`` inside its matmuls at no
+    extra cost. ``step()``, called after the backward pass, adds every other
+    part's ``grad(-log p) / N`` to ``stack.grad`` (its ``_batched_energy``
+    on a contiguous view of the stacked weights, all members at once).
+
+    The value ``-log p / N`` only goes into the epoch's mean energy, so each
+    step keeps what its value needs (a norm, the prior's own summary) and
+    ``epoch_values`` evaluates all the epoch's steps at once: the training
+    step does no arithmetic for a number nobody reads before the epoch ends.
     """
-    P = stack.flat.shape[1]
-    n_in_weight = stack.weights[0][0].numel()
-    n_out_bias = stack.biases[-1].shape[1]
-    views = {
-        "all": (stack.flat, stack.grad),
-        "input_weight": (stack.weights[0], stack.grad_w[0]),
-        "middle": (stack.flat[:, n_in_weight:P - n_out_bias],
-                   stack.grad[:, n_in_weight:P - n_out_bias]),
-        "output_bias": (stack.flat[:, P - n_out_bias:],
-                        stack.grad[:, P - n_out_bias:]),
-        "rest": (stack.flat[:, n_in_weight:], stack.grad[:, n_in_weight:]),
-    }
-    # the tensors each slot covers, as (layer, 0 weight / 1 bias), flat order
-    tensors = [(i, j) for i in range(len(stack.weights)) for j in (0, 1)]
-    covers = {"all": tensors, "input_weight": tensors[:1], "middle": tensors[1:-1],
-              "output_bias": tensors[-1:], "rest": tensors[1:]}
-    coefs = [[0.0, 0.0] for _ in stack.weights]
-    segments, decayed = [], []
-    for part, slot in prior._gradient_plan():
-        weights, grads = views[slot]
-        if weights.shape[-1] == 0:
-            continue
-        if type(part) is GaussianPrior and part._isotropic():
-            c = float(part.precision) / n_train
-            for i, j in covers[slot]:
-                coefs[i][j] = c
-            decayed.append((c, weights.flatten(1), slot))
+
+    def __init__(self, stack, prior, n_train):
+        P = stack.flat.shape[1]
+        n_in_weight = stack.weights[0][0].numel()
+        n_out_bias = stack.biases[-1].shape[1]
+        views = {
+            "all": (stack.flat, stack.grad),
+            "input_weight": (stack.weights[0], stack.grad_w[0]),
+            "middle": (stack.flat[:, n_in_weight:P - n_out_bias],
+                       stack.grad[:, n_in_weight:P - n_out_bias]),
+            "output_bias": (stack.flat[:, P - n_out_bias:],
+                            stack.grad[:, P - n_out_bias:]),
+            "rest": (stack.flat[:, n_in_weight:], stack.grad[:, n_in_weight:]),
+        }
+        # the tensors each slot covers, as (layer, 0 weight / 1 bias), flat order
+        tensors = [(i, j) for i in range(len(stack.weights)) for j in (0, 1)]
+        covers = {"all": tensors, "input_weight": tensors[:1],
+                  "middle": tensors[1:-1], "output_bias": tensors[-1:],
+                  "rest": tensors[1:]}
+        coefs = [[0.0, 0.0] for _ in stack.weights]
+        self.n_train = n_train
+        self.segments, self.decayed, decayed_slots = [], [], []
+        for part, slot in prior._gradient_plan():
+            weights, grads = views[slot]
+            if weights.shape[-1] == 0:
+                continue
+            if type(part) is GaussianPrior and part._isotropic():
+                c = float(part.precision) / n_train
+                for i, j in covers[slot]:
+                    coefs[i][j] = c
+                self.decayed.append((c, weights.flatten(1), []))
+                decayed_slots.append(slot)
+            else:
+                step, value = part._batched_energy()
+                self.segments.append((step, value, weights, grads, []))
+        if not self.segments and decayed_slots == ["all"]:
+            self.coef = self.decayed[0][0]  # one isotropic Gaussian: weight decay
         else:
-            segments.append((part._batched_energy(), weights, grads))
-    if not segments and [slot for _, _, slot in decayed] == ["all"]:
-        c = decayed[0][0]  # one isotropic Gaussian: plain weight decay
-        return c, lambda: 0.5 * c * stack.sum_squares()
+            self.coef = [tuple(pair) for pair in coefs]
 
-    def energy():
-        total = None
-        for fn, weights, grads in segments:
-            value = fn(weights, grads, 1.0 / n_train)
-            total = value if total is None else total + value
-        total = total / n_train
-        for c, weights, _ in decayed:
-            norm = torch.linalg.vector_norm(weights, dim=1)
-            total = torch.addcmul(total, norm, norm, value=0.5 * c)
+    def step(self):
+        """Add the gradient parts to ``stack.grad``; keep what the values need."""
+        alpha = 1.0 / self.n_train
+        for step, _, weights, grads, kept in self.segments:
+            kept.append(step(weights, grads, alpha))
+        for _, weights, kept in self.decayed:
+            kept.append(torch.linalg.vector_norm(weights, dim=1))
+
+    def epoch_values(self, n_steps):
+        """``-log p / N`` at each step since the last call, shape (steps, S)."""
+        kept_lists = [seg[-1] for seg in self.segments] + [d[-1] for d in self.decayed]
+        for kept in kept_lists:
+            if len(kept) != n_steps:
+                raise RuntimeError("the prior term was stepped once per closure "
+                                   f"call, {len(kept)} times, for {n_steps} losses")
+        total = 0.0
+        for _, value, _, _, kept in self.segments:
+            total = total + value(kept)
+        total = total / self.n_train
+        for c, _, kept in self.decayed:
+            total = total + 0.5 * c * torch.stack(kept).square()
+        for kept in kept_lists:
+            kept.clear()
         return total
-
-    return [tuple(pair) for pair in coefs], energy
 
 
 def _print_epoch(epoch, max_epochs, losses, labels, seconds):

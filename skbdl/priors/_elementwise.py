@@ -99,19 +99,23 @@ class _BasePrior(BaseEstimator):
         return [(self, "all")]
 
     def _batched_energy(self):
-        """A function ``fn(t, out, alpha) -> value`` for tensors ``t`` with a
-        leading member axis ``S``: it adds ``alpha * grad(-log p)(t)`` to
-        ``out`` in place and returns the summed ``-log p`` of each member,
-        shape (S,). Priors with a closed form override it (converting their
-        hyper-parameters once, here); the default differentiates
-        ``_neg_log_prob`` by autograd, member by member."""
+        """``(step, value)`` for tensors ``t`` with a leading member axis
+        ``S`` (the fused training loop's prior term).
 
-        def fn(t, out, alpha):
+        ``step(t, out, alpha)`` adds ``alpha * grad(-log p)(t)`` to ``out``
+        in place and returns what the value at ``t`` needs; ``value(kept)``
+        turns the list of what ``k`` steps returned into the summed
+        ``-log p`` of each member at each step, shape ``(k, S)``. Priors
+        with a closed form override it (converting their hyper-parameters
+        once, here); the default differentiates ``_neg_log_prob`` by
+        autograd, member by member, and keeps the values."""
+
+        def step(t, out, alpha):
             pairs = [self._value_and_grad(member) for member in t]
             out.add_(torch.stack([g for _, g in pairs]), alpha=alpha)
             return torch.stack([v for v, _ in pairs])
 
-        return fn
+        return step, torch.stack
 
     def _value_and_grad(self, param):
         """``_neg_log_prob(param)`` and its gradient (autograd fallback)."""
@@ -283,24 +287,30 @@ class GaussianPrior(_BasePrior):
         if self._isotropic():
             precision = float(self.precision)
 
-            def fn(t, out, alpha):
+            def step(t, out, alpha):
                 out.add_(t, alpha=alpha * precision)
-                return 0.5 * precision * t.flatten(1).square().sum(1)
+                return torch.linalg.vector_norm(t.flatten(1), dim=1)
 
-            return fn
+            def value(kept):
+                return 0.5 * precision * torch.stack(kept).square()
+
+            return step, value
         mean, scale = np.asarray(self.mean, float), np.asarray(self.scale, float)
         cache = {}
 
-        def fn(t, out, alpha):
+        def step(t, out, alpha):
             key = (t.dtype, t.device)
             if key not in cache:
                 cache[key] = (_tensor(mean, t), _tensor(scale, t))
             mu, sigma = cache[key]
             z = (t - mu) / sigma
             out.addcdiv_(z, sigma, value=alpha)
-            return 0.5 * z.square().flatten(1).sum(1)
+            return torch.linalg.vector_norm(z.flatten(1), dim=1)
 
-        return fn
+        def value(kept):
+            return 0.5 * torch.stack(kept).square()
+
+        return step, value
 
     def sample(self, shape, generator):
         """Draw weights from the prior.
@@ -374,11 +384,14 @@ class LaplacePrior(_BasePrior):
     def _batched_energy(self):
         scale = float(self.scale)
 
-        def fn(t, out, alpha):  # the subgradient 0 at 0, as autograd's abs
+        def step(t, out, alpha):  # the subgradient 0 at 0, as autograd's abs
             out.add_(t.sign(), alpha=alpha / scale)
-            return t.abs().flatten(1).sum(1) / scale
+            return torch.linalg.vector_norm(t.flatten(1), ord=1, dim=1)
 
-        return fn
+        def value(kept):
+            return torch.stack(kept) / scale
+
+        return step, value
 
     def sample(self, shape, generator):
         """Draw weights from the prior.

@@ -140,9 +140,9 @@ class SpikeAndSlabPrior(_BasePrior):
         return LayerwisePrior(input=self)._gradient_plan()
 
     def _batched_energy(self):
-        # the value of _neg_log_prob on (S, out, in), and alpha times its
-        # gradient added to out, in few ops (the fused loop calls it every
-        # step), the constants made once.
+        # alpha times the gradient of _neg_log_prob on (S, out, in) added to
+        # out in few ops (the fused loop calls it every step), the constants
+        # made once; each step keeps d and ss for the value.
         # With ss_i the sum of squares of column i (of W - mean for the
         # slab), slab_i = a_i - ss_i / (2 sigma_i^2), spike_i = b_i - ss_i /
         # (2 s0^2) and d_i = slab_i - spike_i: the inclusion responsibility
@@ -177,13 +177,16 @@ class SpikeAndSlabPrior(_BasePrior):
                 )
             return cache[key]
 
-        def fn(t, out, alpha):
+        def step(t, out, alpha):
             c = constants(t)
-            spike_ss = t.square().sum(-2)
+            # column sums of squares in one op (a strided .sum(-2) or
+            # vector_norm costs 1.3-4x more on the input layer)
+            spike_ss = torch.linalg.vecdot(t, t, dim=-2)
             if zero_mean:
                 d = torch.addcmul(c["offset"], spike_ss, c["slope"])
             else:
-                slab_ss = (t - c["mu"]).square().sum(-2)
+                centred = t - c["mu"]
+                slab_ss = torch.linalg.vecdot(centred, centred, dim=-2)
                 d = torch.addcmul(c["offset"], slab_ss, c["inv_s"], value=-0.5)
                 d.add_(spike_ss, alpha=0.5 * inv_s0)
             r = torch.sigmoid(d)
@@ -194,15 +197,20 @@ class SpikeAndSlabPrior(_BasePrior):
                 r = r.unsqueeze(-2)
                 out.add_((1.0 - r) * t * inv_s0 + r * (t - c["mu"]) * c["inv_s"],
                          alpha=alpha)
-            # sum_i (spike_i + softplus(d_i)), spike_i's constant added last;
-            # softplus is exactly d above its threshold only where
+            return d, spike_ss, c["spike_sum"]
+
+        def value(kept):
+            # -sum_i (spike_i + softplus(d_i)), spike_i's constant added
+            # last; softplus is exactly d above its threshold only where
             # log1p(exp(-d)) is below float64's rounding (d > 37), and
             # exp(40) does not overflow float32
+            d = torch.stack([k[0] for k in kept])
+            spike_ss = torch.stack([k[1] for k in kept])
             total = torch.nn.functional.softplus(d, threshold=40.0)
             total.add_(spike_ss, alpha=-0.5 * inv_s0)
-            return torch.rsub(total.sum(-1), -c["spike_sum"])
+            return torch.rsub(total.sum(-1), -kept[0][2])
 
-        return fn
+        return step, value
 
     def inclusion_probability(self, weight):
         """Posterior inclusion probability ``P(gamma_i = 1 | W)`` of each feature.

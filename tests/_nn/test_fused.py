@@ -464,10 +464,11 @@ def test_prior_segments_give_the_gradient_of_neg_log_prob_layers(prior, hidden):
     # a backward pass without data: only the prior's weight decay parts
     x = torch.zeros(2, 4, 3, dtype=torch.float64)
     _, saved = stack.forward(x, keep=True, train=True)
-    coef, energy = _fused._prior_terms(stack, prior, 1.0)
+    term = _fused._PriorTerm(stack, prior, 1.0)
     stack.backward(torch.zeros(2, 3, 3, dtype=torch.float64), saved,
-                   torch.ones(2, 3, 1, dtype=torch.float64), coef)
-    values = energy()
+                   torch.ones(2, 3, 1, dtype=torch.float64), term.coef)
+    term.step()
+    (values,) = term.epoch_values(1)
     for k, module in enumerate(modules):
         leaves = [(w.detach().clone().requires_grad_(),
                    b.detach().clone().requires_grad_()) for w, b in module.layers()]
