@@ -45,6 +45,7 @@ from sklearn.preprocessing import StandardScaler
 
 from skbdl import ActiveLearner, BayesianMLPClassifier
 from skbdl.inference import SGLD, Ensemble, Laplace, MCDropout
+from skbdl.priors import GaussianPrior
 
 HERE = pathlib.Path(__file__).resolve().parent
 OUT = HERE / "bench_active_learning.json"
@@ -71,8 +72,9 @@ def sk_mlp(seed):
     return MLPClassifier((100, 100), max_iter=300, random_state=seed)
 
 
-def skbdl(method, seed):
-    return BayesianMLPClassifier(method=method, random_state=seed)
+def skbdl(method, seed, prior=None):
+    kwargs = {} if prior is None else {"prior": prior}
+    return BayesianMLPClassifier(method=method, random_state=seed, **kwargs)
 
 
 ROWS = {
@@ -94,6 +96,13 @@ ROWS = {
         lambda s: skbdl(Ensemble(n_members=3), s), "batch_bald", {}),
     "skbdl Ensemble(5), BALD": (
         lambda s: skbdl(Ensemble(n_members=5), s), "bald", {}),
+    "skbdl Ensemble(5), random": (
+        lambda s: skbdl(Ensemble(n_members=5), s), "random", {}),
+    # a weaker prior than the default N(0, 1): it matters most at 20-100 rows
+    "skbdl Ensemble(5) N(0, 3^2) prior, random": (
+        lambda s: skbdl(Ensemble(n_members=5), s, GaussianPrior(3.0)), "random", {}),
+    "skbdl Ensemble(5) N(0, 3^2) prior, BALD": (
+        lambda s: skbdl(Ensemble(n_members=5), s, GaussianPrior(3.0)), "bald", {}),
     "skbdl Ensemble(10), BALD": (
         lambda s: skbdl(Ensemble(n_members=10), s), "bald", {}),
     "skbdl Ensemble(5), power-BALD": (
