@@ -307,7 +307,10 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
         noise variance of each run, shape (S, 1), or None. Its optional
         ``end_epoch(losses)`` runs after every epoch, before the noise
         refit, with the epoch's mean energy of each run (S,): a rule raises
-        its divergence error there when one is not finite.
+        its divergence error there when one is not finite. An optional
+        ``epoch_values(n_steps)`` returns the rule's own energy term at each
+        of the epoch's steps, shape (steps, S), added to the closure's
+        values before ``end_epoch`` (VI's KL: computed once per epoch).
         None: Adam at
         ``problem.lr`` (``state`` is only used then).
     prior : bool, default=True
@@ -435,9 +438,11 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
                 for fn in on_step:
                     fn(stack, step)
                 step += 1
-            energies = torch.stack(losses)  # (steps, S): the NLL terms
+            energies = torch.stack(losses)  # (steps, S): what the closure returned
             if prior_term is not None:  # plus -log p / N at every step
                 energies = energies + prior_term.epoch_values(len(losses))
+            if hasattr(optimizer, "epoch_values"):  # a rule's own term (VI's KL)
+                energies = energies + optimizer.epoch_values(len(losses))
             epoch_losses = np.average(energies.double().cpu().numpy(), axis=0,
                                       weights=sizes)
             if hasattr(optimizer, "end_epoch"):

@@ -39,17 +39,24 @@ class MeanFieldStack:
         self.flat = torch.cat([first.mu.detach(), first.rho.detach()])[None].clone()
         self.grad = torch.zeros_like(self.flat)
         self.rows, self.grad_rows = [self.flat[0]], [self.grad[0]]
-        self.sigma = torch.empty_like(self.flat[:, :P])
+        # the halves as views made once (a slice per step costs about what a
+        # small op does): mu, rho and their gradients
+        self.mu, self.rho = self.flat[:, :P], self.flat[:, P:]
+        self.grad_mu, self.grad_rho = self.grad[:, :P], self.grad[:, P:]
+        self.sigma = torch.empty_like(self.mu)
         self.var = torch.empty_like(self.sigma)
         self.grad_var = torch.zeros_like(self.sigma)
+        self.dsigma = torch.empty_like(self.sigma)  # sigmoid(rho) = d sigma / d rho
         self.shapes = list(first.shapes)
         self.name = first.activation
         self.activation = ACTIVATIONS[self.name]
         # views are made once: the buffers are updated in place
-        self.means = layer_views(self.flat[:, :P], self.shapes)
+        self.means = layer_views(self.mu, self.shapes)
         self.variances = layer_views(self.var, self.shapes)
-        self.grad_means = layer_views(self.grad[:, :P], self.shapes)
+        self.grad_means = layer_views(self.grad_mu, self.shapes)
         self.grad_vars = layer_views(self.grad_var, self.shapes)
+        self._means_t = [w.transpose(1, 2) for w, _ in self.means]
+        self._variances_t = [w.transpose(1, 2) for w, _ in self.variances]
         self.widths = [out for out, _ in self.shapes]
 
     def forward(self, xt, keep=False, train=False):
@@ -58,7 +65,7 @@ class MeanFieldStack:
         sets ``sigma`` (``softplus(rho)``) for the backward pass and the
         update rule."""
         if train:
-            torch.nn.functional.softplus(self.flat[:, self.P:], out=self.sigma)
+            torch.nn.functional.softplus(self.rho, out=self.sigma)
             torch.square(self.sigma, out=self.var)
             eps = torch.randn((xt.shape[2], sum(self.widths)), generator=self.generator,
                               dtype=xt.dtype, device=xt.device).split(self.widths, -1)
@@ -90,24 +97,25 @@ class MeanFieldStack:
         g = grad_f
         for i in range(len(self.shapes) - 1, -1, -1):
             sd, e = noise[i]
-            gv = g * e / (2.0 * sd)  # dL/d(variance of the pre-activation)
+            # twice dL/d(variance of the pre-activation), so grad_var holds
+            # 2 dL/d(sigma^2) = dL/d(sigma) / sigma
+            gv = g * e / sd
             torch.bmm(g, inputs[i].transpose(1, 2), out=grad_mu[i][0])
             torch.bmm(g, ones, out=grad_mu[i][1])
             torch.bmm(gv, squares[i].transpose(1, 2), out=grad_var[i][0])
             torch.bmm(gv, ones, out=grad_var[i][1])
             if i > 0:
-                g = torch.bmm(self.means[i][0].transpose(1, 2), g)
-                g.addcmul_(torch.bmm(self.variances[i][0].transpose(1, 2), gv),
-                           inputs[i], value=2.0)
+                g = torch.bmm(self._means_t[i], g)
+                g.addcmul_(torch.bmm(self._variances_t[i], gv), inputs[i])
                 if self.name == "relu":
                     g = torch.ops.aten.threshold_backward(g, pre[i - 1], 0)
                 else:
                     g = g * self.activation.grad(pre[i - 1], acts[i - 1])
-        # d var / d rho = 2 sigma sigmoid(rho)
-        dvar = torch.sigmoid(self.flat[:, self.P:]).mul_(self.sigma).mul_(2.0)
-        torch.mul(self.grad_var, dvar, out=self.grad[:, self.P:])
+        # dL/d rho = dL/d sigma sigmoid(rho); dsigma is kept for the KL's
+        torch.sigmoid(self.rho, out=self.dsigma)
+        torch.mul(self.grad_var, self.sigma, out=self.grad_rho).mul_(self.dsigma)
 
     def write_back(self, modules):
         (module,) = modules
-        module.mu.data.copy_(self.flat[0, :self.P])
-        module.rho.data.copy_(self.flat[0, self.P:])
+        module.mu.data.copy_(self.mu[0])
+        module.rho.data.copy_(self.rho[0])

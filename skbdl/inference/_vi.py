@@ -12,7 +12,7 @@ from .._nn import Adam, MeanFieldStack, stacked_forward
 from ..utils._sklearn import Interval, StrOptions
 from ._base import BaseInference
 from ._ivon import diagonal_gaussian_f, gaussian_prior_precision
-from ._vi_module import DrawAveraged, MeanFieldMLP, mean_field_kl
+from ._vi_module import DrawAveraged, MeanFieldMLP
 
 
 def _diverged(lr, what):
@@ -40,27 +40,44 @@ class _StackedVIAdam:
     """VI's Adam on the fused path: the negative ELBO per datum.
 
     The closure leaves the gradient of the mean batch NLL in ``stack.grad``
-    (``MeanFieldStack``); this adds ``KL(q || N(0, s^2 I)) / N`` and its
-    gradient (``mu / s^2`` for the means, ``(sigma / s^2 - 1 / sigma)
-    sigmoid(rho)`` for ``rho``), then takes an Adam step at ``lr``.
+    (``MeanFieldStack``); this adds the gradient of ``KL(q || N(0, s^2 I)) /
+    N`` (``mu / s^2`` for the means, ``(sigma / s^2 - 1 / sigma)
+    sigmoid(rho)`` for ``rho``), then takes an Adam step at ``lr``. The KL's
+    value only enters the epoch's energies: ``epoch_values`` computes it for
+    all of the epoch's steps from what each step kept.
     """
 
     def __init__(self, stack, *, lr, prior_var, n_train):
         self.stack, self.lr = stack, float(lr)
         self.prior_var, self.n_train = float(prior_var), float(n_train)
         self.adam = Adam(stack.rows, lr)
+        self._inv_sigma = torch.empty_like(stack.sigma)
+        self._kept = []  # what each step's KL value needs
 
     def step(self, closure, noise_var=None):
         loss = closure()
-        stack, P, s2, n = self.stack, self.stack.P, self.prior_var, self.n_train
-        mu, rho, sigma = stack.flat[:, :P], stack.flat[:, P:], stack.sigma
-        kl = mean_field_kl(mu, sigma, s2)
-        stack.grad[:, :P].add_(mu, alpha=1.0 / (s2 * n))
-        stack.grad[:, P:].addcmul_(sigma / s2 - 1.0 / sigma, torch.sigmoid(rho),
-                                   value=1.0 / n)
-        loss = loss + kl / n
+        stack, s2, n = self.stack, self.prior_var, self.n_train
+        # the KL's gradient; the MeanFieldStack's backward left sigma and
+        # dsigma = sigmoid(rho) of this step
+        stack.grad_mu.add_(stack.mu, alpha=1.0 / (s2 * n))
+        torch.reciprocal(stack.sigma, out=self._inv_sigma)
+        stack.grad_rho.addcmul_(self._inv_sigma, stack.dsigma, value=-1.0 / n)
+        stack.grad_rho.addcmul_(stack.sigma, stack.dsigma, value=1.0 / (s2 * n))
+        # its value goes into the epoch's energies only (epoch_values)
+        self._kept.append((torch.linalg.vecdot(stack.mu, stack.mu),
+                           stack.var.sum(-1), stack.sigma.log().sum(-1)))
         self.adam.step(stack.grad_rows)
         return loss
+
+    def epoch_values(self, n_steps):
+        """``KL(q || p) / N`` at each step since the last call, (steps, S)."""
+        if len(self._kept) != n_steps:
+            raise RuntimeError(f"{len(self._kept)} KL values for {n_steps} steps")
+        mu_sq, var_sum, log_sigma = (torch.stack(t) for t in zip(*self._kept))
+        self._kept.clear()
+        s2, P = self.prior_var, self.stack.P
+        kl = P * (0.5 * math.log(s2) - 0.5) + (var_sum + mu_sq) / (2.0 * s2) - log_sigma
+        return kl / self.n_train
 
     def end_epoch(self, losses):
         """Raise a ``FloatingPointError`` naming ``lr`` after a non-finite epoch."""

@@ -338,6 +338,41 @@ def test_fused_vi_equals_the_engine(Est, y, activation, monkeypatch):
                         engine.method_.likelihood_.noise_var, rtol=1e-5)
 
 
+def test_fused_vi_kl_gradient_and_value():
+    # the KL term of the fused VI rule alone (no data gradient, no Adam
+    # step), in float64, against autograd through mean_field_kl: its
+    # gradient in both halves and its value from epoch_values, to rounding
+    from skbdl._nn import MeanFieldStack
+    from skbdl.inference._vi import _StackedVIAdam
+    from skbdl.inference._vi_module import MeanFieldMLP, mean_field_kl
+
+    torch.manual_seed(0)
+    module = MeanFieldMLP(3, (4,), 2, "tanh").double()
+    with torch.no_grad():
+        module.rho.copy_(torch.linspace(-4.0, 1.0, module.rho.numel()))
+    stack = MeanFieldStack([module], generator=torch.Generator().manual_seed(0))
+    rule = _StackedVIAdam(stack, lr=0.1, prior_var=0.7, n_train=50)
+    rule.adam.step = lambda grads: None  # leave the weights where they are
+    x = torch.randn(1, 3, 5, dtype=torch.float64)
+
+    def closure():  # forward and backward with a zero data gradient
+        _, saved = stack.forward(x, keep=True, train=True)
+        stack.backward(torch.zeros(1, 2, 5, dtype=torch.float64), saved,
+                       torch.ones(1, 5, 1, dtype=torch.float64))
+        return torch.zeros(1, dtype=torch.float64)
+
+    rule.step(closure)
+    (value,) = rule.epoch_values(1)
+    mu = module.mu.detach().clone().requires_grad_()
+    rho = module.rho.detach().clone().requires_grad_()
+    kl = mean_field_kl(mu, torch.nn.functional.softplus(rho), 0.7) / 50
+    grad_mu, grad_rho = torch.autograd.grad(kl, [mu, rho])
+    assert float(value[0]) == pytest.approx(float(kl), rel=1e-12)
+    assert_allclose(stack.grad_mu[0].numpy(), grad_mu.numpy(), rtol=1e-12)
+    assert_allclose(stack.grad_rho[0].numpy(), grad_rho.numpy(), rtol=1e-10,
+                    atol=1e-15)
+
+
 def test_vi_with_several_train_samples_uses_the_engine(monkeypatch):
     from skbdl.inference import VI
 
