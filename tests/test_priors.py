@@ -154,6 +154,8 @@ def test_gradient_falls_back_to_autograd():
     SpikeAndSlabPrior([0.9, 0.1, 0.5, 0.5], scale=[1.0, 2.0, 1.0, 0.5]),
     SpikeAndSlabPrior(0.3, scale=2.0, mean=[0.1, 0.0, -0.2, 0.3], spike_scale=0.05),
     SpikeAndSlabPrior([0.9, 0.1, 0.5, 0.5], scale=2.0, spike_scale=0.05),
+    # a wide spike: responsibilities of 0.05-0.1, far from saturated
+    SpikeAndSlabPrior(0.5, scale=1.0, spike_scale=0.5),
 ], ids=lambda p: repr(p))
 def test_batched_gradient_equals_autograd_per_member(prior):
     # the fused path's form: one call for S stacked members (S, out, in).

@@ -48,10 +48,10 @@ import time
 import numpy as np
 import torch
 
-from ..priors import GaussianPrior
 from ..utils._torch import flush_denormal, seeded
 from ._likelihood import MIN_NOISE_VAR, Categorical, Gaussian
 from ._module import ACTIVATIONS, MLP
+from ._prior_term import PriorTerm
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -261,10 +261,6 @@ class _Stack:
                 else:
                     g = g * self.activation.grad(pre[i - 1], acts[i - 1])
 
-    def sum_squares(self):
-        """``sum w^2`` of every member, shape (S,)."""
-        return torch.stack(torch._foreach_norm(self.rows)) ** 2
-
     def unflatten(self, flat):
         """Layers ``[(W (D, out, in), b (D, out)), ...]`` of flat rows (D, P)."""
         return [(w, b[..., 0]) for w, b in layer_views(flat, self.shapes)]
@@ -300,11 +296,12 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
         the end (see ``TrainingProblem.train``); None: fresh ones.
     rule : callable, optional
         The update rule: ``rule(stack)`` returns an object whose
-        ``step(closure, noise_var)`` calls ``closure()`` (it fills
-        ``stack.grad`` with the energy's gradient at ``stack.flat`` and
-        returns the per-run energy, shape (S,)) as often as it needs and
-        then updates ``stack.flat`` in place; ``noise_var`` is the Gaussian
-        noise variance of each run, shape (S, 1), or None. Its optional
+        ``step(closure, noise_var)`` calls ``closure()`` once (it fills
+        ``stack.grad`` with the energy's gradient at ``stack.flat``, the
+        prior's included, and returns the per-run mean batch NLL, shape
+        (S,); the prior's value is added per epoch) and then updates
+        ``stack.flat`` in place; ``noise_var`` is the Gaussian noise
+        variance of each run, shape (S, 1), or None. Its optional
         ``end_epoch(losses)`` runs after every epoch, before the noise
         refit, with the epoch's mean energy of each run (S,): a rule raises
         its divergence error there when one is not finite. An optional
@@ -330,7 +327,7 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
     S, X, n = len(modules), problem.X, problem.n_rows
     batch = min(problem.batch_size, n)
     stack = (_Stack if stack_type is None else stack_type)(modules)
-    prior_term = _PriorTerm(stack, problem.prior, problem.n_train) if prior else None
+    prior_term = PriorTerm(stack, problem.prior, problem.n_train) if prior else None
     coef = 0.0 if prior_term is None else prior_term.coef
     # Row weights rescaled to mean one (``_engine`` derives the scaling); None
     # when unweighted, which keeps the unweighted arithmetic unchanged.
@@ -463,87 +460,6 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
     for module in modules:
         module.eval()
     return curves
-
-
-class _PriorTerm:
-    """The prior's share of every step, part by part of ``prior._gradient_plan``.
-
-    Isotropic zero-mean Gaussian parts are weight decay: ``coef`` (a float
-    for every weight, or a ``(weight, bias)`` pair per layer) goes to
-    ``stack.backward``, which adds ``coef * w`` inside its matmuls at no
-    extra cost. ``step()``, called after the backward pass, adds every other
-    part's ``grad(-log p) / N`` to ``stack.grad`` (its ``_batched_energy``
-    on a contiguous view of the stacked weights, all members at once).
-
-    The value ``-log p / N`` only goes into the epoch's mean energy, so each
-    step keeps what its value needs (a norm, the prior's own summary) and
-    ``epoch_values`` evaluates all the epoch's steps at once: the training
-    step does no arithmetic for a number nobody reads before the epoch ends.
-    """
-
-    def __init__(self, stack, prior, n_train):
-        P = stack.flat.shape[1]
-        n_in_weight = stack.weights[0][0].numel()
-        n_out_bias = stack.biases[-1].shape[1]
-        views = {
-            "all": (stack.flat, stack.grad),
-            "input_weight": (stack.weights[0], stack.grad_w[0]),
-            "middle": (stack.flat[:, n_in_weight:P - n_out_bias],
-                       stack.grad[:, n_in_weight:P - n_out_bias]),
-            "output_bias": (stack.flat[:, P - n_out_bias:],
-                            stack.grad[:, P - n_out_bias:]),
-            "rest": (stack.flat[:, n_in_weight:], stack.grad[:, n_in_weight:]),
-        }
-        # the tensors each slot covers, as (layer, 0 weight / 1 bias), flat order
-        tensors = [(i, j) for i in range(len(stack.weights)) for j in (0, 1)]
-        covers = {"all": tensors, "input_weight": tensors[:1],
-                  "middle": tensors[1:-1], "output_bias": tensors[-1:],
-                  "rest": tensors[1:]}
-        coefs = [[0.0, 0.0] for _ in stack.weights]
-        self.n_train = n_train
-        self.segments, self.decayed, decayed_slots = [], [], []
-        for part, slot in prior._gradient_plan():
-            weights, grads = views[slot]
-            if weights.shape[-1] == 0:
-                continue
-            if type(part) is GaussianPrior and part._isotropic():
-                c = float(part.precision) / n_train
-                for i, j in covers[slot]:
-                    coefs[i][j] = c
-                self.decayed.append((c, weights.flatten(1), []))
-                decayed_slots.append(slot)
-            else:
-                step, value = part._batched_energy()
-                self.segments.append((step, value, weights, grads, []))
-        if not self.segments and decayed_slots == ["all"]:
-            self.coef = self.decayed[0][0]  # one isotropic Gaussian: weight decay
-        else:
-            self.coef = [tuple(pair) for pair in coefs]
-
-    def step(self):
-        """Add the gradient parts to ``stack.grad``; keep what the values need."""
-        alpha = 1.0 / self.n_train
-        for step, _, weights, grads, kept in self.segments:
-            kept.append(step(weights, grads, alpha))
-        for _, weights, kept in self.decayed:
-            kept.append(torch.linalg.vector_norm(weights, dim=1))
-
-    def epoch_values(self, n_steps):
-        """``-log p / N`` at each step since the last call, shape (steps, S)."""
-        kept_lists = [seg[-1] for seg in self.segments] + [d[-1] for d in self.decayed]
-        for kept in kept_lists:
-            if len(kept) != n_steps:
-                raise RuntimeError("the prior term was stepped once per closure "
-                                   f"call, {len(kept)} times, for {n_steps} losses")
-        total = 0.0
-        for _, value, _, _, kept in self.segments:
-            total = total + value(kept)
-        total = total / self.n_train
-        for c, _, kept in self.decayed:
-            total = total + 0.5 * c * torch.stack(kept).square()
-        for kept in kept_lists:
-            kept.clear()
-        return total
 
 
 def _print_epoch(epoch, max_epochs, losses, labels, seconds):

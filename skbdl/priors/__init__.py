@@ -20,7 +20,8 @@ from numbers import Real
 from sklearn.base import clone
 
 from ._elementwise import NEEDS, GaussianPrior, LaplacePrior, UniformPrior
-from ._layerwise import LayerwisePrior, SpikeAndSlabPrior
+from ._layerwise import LayerwisePrior
+from ._spike_and_slab import SpikeAndSlabPrior
 
 __all__ = [
     "GaussianPrior",

@@ -53,6 +53,9 @@ class _BasePrior(BaseEstimator):
 
     #: Names of the hyper-parameters that may be one value per feature.
     _vector_params = ()
+    #: Whether the prior only applies to the input layer (``LayerwisePrior``
+    #: refuses it elsewhere).
+    _input_layer_only = False
 
     def neg_log_prob(self, params):
         """Negative log density of the weights, summed, up to a constant.
@@ -88,12 +91,14 @@ class _BasePrior(BaseEstimator):
     def _gradient_plan(self):
         """Which part of the prior applies where, for the fused path.
 
-        The fused training path (``skbdl._nn._fused``) adds the prior's
-        gradient to the data term's at every step, one part at a time, each
-        on a contiguous view of the stacked weights. A list of
-        ``(prior, slot)``: ``slot`` is ``"all"`` (every weight
-        and bias), ``"input_weight"``, ``"middle"`` (everything between the
-        input weight and the output bias, contiguous in the flat layout) or
+        The fused training path (``skbdl._nn._prior_term``) adds the
+        prior's gradient to the data term's at every step, one part at a
+        time, each on a contiguous view of the stacked weights (an
+        isotropic zero-mean Gaussian part as weight decay inside the
+        backward pass). A list of ``(prior, slot)``: ``slot`` is ``"all"``
+        (every weight and bias), ``"input_weight"``, ``"rest"`` (everything
+        after the input weight), ``"middle"`` (everything between the input
+        weight and the output bias, contiguous in the flat layout) or
         ``"output_bias"``. An element-wise prior applies to ``"all"``.
         """
         return [(self, "all")]

@@ -12,7 +12,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 
 from skbdl import BayesianMLPClassifier, BayesianMLPRegressor
-from skbdl._nn import MLP, TrainingProblem, _fused, likelihood_for
+from skbdl._nn import MLP, TrainingProblem, _fused, _prior_term, likelihood_for
 from skbdl._nn import _problem as problem_module
 from skbdl.inference import Ensemble, MCDropout
 from skbdl.priors import (
@@ -23,6 +23,7 @@ from skbdl.priors import (
     UniformPrior,
 )
 from skbdl.utils._random import Seeds
+from skbdl.utils._torch import seeded
 
 rng = np.random.RandomState(0)
 X = rng.randn(70, 3)
@@ -346,8 +347,8 @@ def test_fused_vi_kl_gradient_and_value():
     from skbdl.inference._vi import _StackedVIAdam
     from skbdl.inference._vi_module import MeanFieldMLP, mean_field_kl
 
-    torch.manual_seed(0)
-    module = MeanFieldMLP(3, (4,), 2, "tanh").double()
+    with seeded(0):
+        module = MeanFieldMLP(3, (4,), 2, "tanh").double()
     with torch.no_grad():
         module.rho.copy_(torch.linspace(-4.0, 1.0, module.rho.numel()))
     stack = MeanFieldStack([module], generator=torch.Generator().manual_seed(0))
@@ -371,6 +372,26 @@ def test_fused_vi_kl_gradient_and_value():
     assert_allclose(stack.grad_mu[0].numpy(), grad_mu.numpy(), rtol=1e-12)
     assert_allclose(stack.grad_rho[0].numpy(), grad_rho.numpy(), rtol=1e-10,
                     atol=1e-15)
+
+
+def test_epoch_values_need_one_closure_call_per_step():
+    # the values kept per step must line up with the epoch's losses: a rule
+    # that called the closure twice per step would misalign them
+    from skbdl.inference._vi import _StackedVIAdam
+    from skbdl.inference._vi_module import MeanFieldMLP
+
+    stack = _fused._Stack([MLP(4, (3,), 2, "relu")])
+    term = _prior_term.PriorTerm(stack, LaplacePrior(1.0), 10)
+    term.step()
+    term.step()
+    with pytest.raises(RuntimeError, match="2 times, for 3 losses"):
+        term.epoch_values(3)
+    from skbdl._nn import MeanFieldStack
+
+    rule = _StackedVIAdam(MeanFieldStack([MeanFieldMLP(4, (3,), 2)]), lr=0.1,
+                          prior_var=1.0, n_train=10)
+    with pytest.raises(RuntimeError, match="0 KL values for 2 steps"):
+        rule.epoch_values(2)
 
 
 def test_vi_with_several_train_samples_uses_the_engine(monkeypatch):
@@ -476,6 +497,8 @@ class _Quartic(GaussianPrior):
     # middle and the output bias, a gradient part on the input weight
     LayerwisePrior(input=LaplacePrior(0.5), output_bias=GaussianPrior(2.0),
                    default=GaussianPrior(0.5)),
+    # weight decay on the input weight alone, a gradient part on the rest
+    LayerwisePrior(input=GaussianPrior(0.5), default=LaplacePrior(1.0)),
     SpikeAndSlabPrior([0.9, 0.1, 0.5, 0.5], scale=[1.0, 2.0, 1.0, 0.5], mean=0.1,
                       spike_scale=0.05),
     LayerwisePrior(input=GaussianPrior(scale=[1.0, 2.0, 3.0, 4.0],
@@ -499,7 +522,7 @@ def test_prior_segments_give_the_gradient_of_neg_log_prob_layers(prior, hidden):
     # a backward pass without data: only the prior's weight decay parts
     x = torch.zeros(2, 4, 3, dtype=torch.float64)
     _, saved = stack.forward(x, keep=True, train=True)
-    term = _fused._PriorTerm(stack, prior, 1.0)
+    term = _prior_term.PriorTerm(stack, prior, 1.0)
     stack.backward(torch.zeros(2, 3, 3, dtype=torch.float64), saved,
                    torch.ones(2, 3, 1, dtype=torch.float64), term.coef)
     term.step()
