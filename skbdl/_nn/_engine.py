@@ -187,7 +187,9 @@ class Engine(NeuralNet):
                 step.update(out)
             return out["loss"]
 
-        _skorch.step(self, closure)
+        loss = _skorch.step(self, closure)
+        if isinstance(loss, torch.Tensor):  # the rule's own loss: IVON's mean
+            step["loss"] = loss  # over its mc_samples draws, not the first's
         return step
 
     def get_loss(self, y_pred, y_true, X=None, training=False):

@@ -13,5 +13,9 @@ def zero_grad(net):
 
 
 def step(net, closure):
-    """Step every optimizer of ``net`` with ``closure``."""
-    net._step_optimizer(closure)
+    """Step every optimizer of ``net`` with ``closure``; return what the
+    last one's ``step`` returned (``torch.optim`` rules return a loss)."""
+    returned = None
+    for name in net._optimizers:
+        returned = getattr(net, name + "_").step(closure)
+    return returned
