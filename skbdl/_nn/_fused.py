@@ -289,8 +289,10 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
         (``noise="refit"``) or kept (``"fixed"``).
     noise : {"refit", "fixed"}
         The noise policy of the Gaussian likelihoods.
-    labels : list of str, optional
-        Names of the runs in the progress lines (``verbose``).
+    labels : list of str or "mean", optional
+        Names of the runs in the progress lines (``verbose``); ``"mean"``:
+        the runs are draws of one model (IVON's MC samples), shown as one
+        ``train_loss`` column, their mean.
     state : TrainState, optional
         Resume Adam and the batch generators from it and store them in it at
         the end (see ``TrainingProblem.train``); None: fresh ones.
@@ -465,9 +467,12 @@ def train_fused(problem, modules, *, seeds, likelihoods, noise="refit", labels=N
 def _print_epoch(epoch, max_epochs, losses, labels, seconds):
     """One table row per epoch, as skorch's ``PrintLog`` prints them.
 
-    One run: columns ``epoch``, ``train_loss``, ``dur``. Several runs: the
-    training loss of each under its label (``member 1``, ...).
+    One run, or ``labels="mean"``: columns ``epoch``, ``train_loss``
+    (the mean of the runs), ``dur``. Several runs: the training loss of
+    each under its label (``member 1``, ...).
     """
+    if isinstance(labels, str):  # "mean": draws of one model
+        losses = [float(np.mean(losses))]
     names = ["train_loss"] if len(losses) == 1 else [
         f"run {k + 1}" if labels is None else labels[k] for k in range(len(losses))]
     widths = [max(len(name), 10) for name in names]

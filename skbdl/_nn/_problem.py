@@ -295,18 +295,18 @@ class TrainingProblem:
         return FUSED and fused_reason(self) is None
 
     def train_stack(self, modules, *, seeds, likelihoods, rule, prior=True, on_step=(),
-                    stack_type=None):
+                    stack_type=None, labels=None):
         """Train networks together on the fused path with a custom update rule.
 
         For methods whose rule has a fused form (SGLD chains, IVON); call it
         only when ``trains_stacked``. The arguments are those of
         ``train_members`` plus ``rule``, ``prior``, ``on_step`` and
-        ``stack_type`` of ``_fused.train_fused``; returns one
-        ``TrainingCurve`` per network.
+        ``stack_type`` of ``_fused.train_fused`` (whose ``labels`` may also
+        be ``"mean"``); returns one ``TrainingCurve`` per network.
         """
         curves = train_fused(self, list(modules), seeds=list(seeds),
                              likelihoods=list(likelihoods), rule=rule, prior=prior,
-                             on_step=on_step, stack_type=stack_type)
+                             on_step=on_step, stack_type=stack_type, labels=labels)
         return [TrainingCurve(c) for c in curves]
 
     def train_members(self, modules, *, seeds, likelihoods, labels=None):

@@ -208,7 +208,8 @@ class IVON(BaseInference):
                 k = kwargs["mc_samples"]
                 curves = problem.train_stack(
                     [self.module_] * k, seeds=[problem.seeds] * k,
-                    likelihoods=[self.likelihood_] * k, rule=rule, prior=False)
+                    likelihoods=[self.likelihood_] * k, rule=rule, prior=False,
+                    labels="mean")
                 self.loss_curve_ = [float(np.mean(v)) for v in zip(*curves)]
             else:
                 self.loss_curve_ = problem.train(

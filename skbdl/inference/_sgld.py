@@ -115,8 +115,9 @@ def _run_stacked(problem, kwargs, init, kept, n_keep, trace_rows, n_chains):
         def rule(stack):
             return StackedSGLD(stack, generators, scale_by_noise=scale, **kwargs)
 
+        chains = [f"chain {c + 1}" for c in range(len(modules))]
         curves = problem.train_stack(modules, seeds=seeds, likelihoods=likelihoods,
-                                     rule=rule, on_step=[keeper])
+                                     rule=rule, on_step=[keeper], labels=chains)
         results = []
         for c, (module, likelihood, curve) in enumerate(
                 zip(modules, likelihoods, curves)):

@@ -208,6 +208,23 @@ def test_verbose_labels_every_member(capsys):
     assert_allclose([np.mean(r[1:4]) for r in rows], est.loss_curve_, atol=1e-4)
 
 
+def test_verbose_prints_sgld_chains_and_ivon_draws_mean(capsys):
+    # chains are separate runs, one column each; IVON's MC draws are one
+    # model, one train_loss column: the mean loss_curve_ records
+    from skbdl.inference import IVON, SGLD
+
+    BayesianMLPClassifier((4,), method=SGLD(n_chains=2), verbose=1,
+                          **COMMON).fit(X, Y_CLF)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["epoch", "chain", "1", "chain", "2", "dur"]
+    est = BayesianMLPClassifier((4,), method=IVON(mc_samples=2), verbose=1,
+                                **COMMON).fit(X, Y_CLF)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["epoch", "train_loss", "dur"]
+    printed = [float(line.split()[1]) for line in lines[2:]]
+    assert_allclose(printed, est.loss_curve_, atol=1e-4)
+
+
 @pytest.mark.parametrize("Est, y", [(BayesianMLPClassifier, Y_CLF),
                                     (BayesianMLPRegressor, Y_REG)])
 def test_fused_weighted_rows_equal_the_engine(Est, y, monkeypatch):
