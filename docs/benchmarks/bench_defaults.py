@@ -50,7 +50,7 @@ the table gives the median, the first round (a fresh process: imports and
 first-call costs) and test accuracy. Goals: MAP <= 1.0x scikit-learn's
 MLP at the same epochs and batch size; a 5-member ensemble <= 2x MAP.
 
-``crossfit`` (~1 min): a remedy measured and not adopted. On the sinusoid
+``crossfit`` (~2 min): a remedy measured and not adopted. On the sinusoid
 with a gap (10 splits; its 100 training rows give 10 held-out rows, below the
 20-row minimum, so the defaults keep the training residuals' noise), every method
 at its defaults against the same fitted model with a cross-fitted noise:
