@@ -12,7 +12,7 @@ from .._nn import Adam, MeanFieldStack, stacked_forward
 from ..utils._sklearn import Interval, StrOptions
 from ._base import BaseInference
 from ._ivon import diagonal_gaussian_f, gaussian_prior_precision
-from ._vi_module import DrawAveraged, MeanFieldMLP
+from ._vi_module import DrawAveraged, MeanFieldMLP, mean_field_kl_of_sums
 
 
 def _diverged(lr, what):
@@ -75,8 +75,8 @@ class _StackedVIAdam:
             raise RuntimeError(f"{len(self._kept)} KL values for {n_steps} steps")
         mu_sq, var_sum, log_sigma = (torch.stack(t) for t in zip(*self._kept))
         self._kept.clear()
-        s2, P = self.prior_var, self.stack.P
-        kl = P * (0.5 * math.log(s2) - 0.5) + (var_sum + mu_sq) / (2.0 * s2) - log_sigma
+        kl = mean_field_kl_of_sums(self.stack.P, var_sum + mu_sq, log_sigma,
+                                   self.prior_var)
         return kl / self.n_train
 
     def end_epoch(self, losses):

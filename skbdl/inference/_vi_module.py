@@ -38,9 +38,16 @@ def inverse_softplus(x):
 def mean_field_kl(mu, sigma, prior_var):
     """``KL(prod_i N(mu_i, sigma_i^2) || N(0, prior_var I))``, summed over the
     last axis (one value per leading index)."""
-    const = mu.shape[-1] * (0.5 * math.log(prior_var) - 0.5)
     squares = (sigma * sigma).sum(-1) + (mu * mu).sum(-1)
-    return const + squares / (2.0 * prior_var) - sigma.log().sum(-1)
+    return mean_field_kl_of_sums(mu.shape[-1], squares, sigma.log().sum(-1),
+                                 prior_var)
+
+
+def mean_field_kl_of_sums(n_weights, squares, log_sigma, prior_var):
+    """``mean_field_kl`` from its sums: ``squares = sum(sigma^2 + mu^2)`` and
+    ``log_sigma = sum(log sigma)`` over ``n_weights`` weights."""
+    const = n_weights * (0.5 * math.log(prior_var) - 0.5)
+    return const + squares / (2.0 * prior_var) - log_sigma
 
 
 class MeanFieldMLP(nn.Module):
